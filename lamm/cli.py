@@ -1,0 +1,96 @@
+"""The ``lamm`` command. Thin: each subcommand lives in one module exposing ``add_arguments`` and ``run``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> module (or a nested table for command groups). Modules are imported only when used,
+# so ``lamm score`` never imports torch.
+COMMANDS: dict[str, str | dict[str, str]] = {
+    "data": {
+        "mini": "lamm.data.mini.cli",
+        "validate": "lamm.formats.validate_cli",
+        "build": "lamm.data.build.cli",
+        "stats": "lamm.data.stats",
+        "convert-pcl": "lamm.data.pointcloud_cli",
+    },
+    "score": "lamm.bench.score_cli",
+    "train": "lamm.train.cli",
+    "eval": "lamm.bench.eval_cli",
+    "judge": "lamm.bench.judge_cli",
+    "report": "lamm.bench.report_cli",
+    "chat": "lamm.model.chat_cli",
+    "quickstart": "lamm.quickstart",
+}
+
+HELP = {
+    "data": "make and check data: mini, validate, build, stats, convert-pcl",
+    "score": "score an answer file against a LAMM benchmark meta file",
+    "train": "train a LAMM model from a YAML config or a preset",
+    "eval": "run a model on LAMM-Benchmark datasets and score it",
+    "judge": "GPT-judge ranking of two evaluation runs",
+    "report": "leaderboard report (HTML/Markdown) across runs",
+    "chat": "interactive chat with a trained checkpoint",
+    "quickstart": "LAMM-Mini end to end: data, train, eval, report",
+}
+
+
+def _load(module: str):
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            return None
+        raise
+
+
+def _add(
+    sub: argparse._SubParsersAction, name: str, target: str | dict[str, str], help_text: str | None
+) -> None:
+    if isinstance(target, dict):
+        group = sub.add_parser(name, help=help_text)
+        inner = group.add_subparsers(dest=f"{name}_command", required=True, metavar="COMMAND")
+        for child, module in target.items():
+            _add(inner, child, module, None)
+        return
+    mod = _load(target)
+    if mod is None:
+        return
+    parser = inner_parser = sub.add_parser(
+        name, help=help_text or (mod.__doc__ or "").strip().splitlines()[0]
+    )
+    mod.add_arguments(inner_parser)
+    parser.set_defaults(_run=mod.run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from lamm import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="lamm", description="LAMM: multimodal instruction data, models and benchmark."
+    )
+    parser.add_argument("--version", action="version", version=f"lamm {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, target in COMMANDS.items():
+        _add(sub, name, target, HELP.get(name))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from lamm.formats.errors import FormatError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except FormatError as exc:
+        print(f"lamm: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lamm: interrupted; finished work is saved, rerun to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,13 @@
+"""The official LAMM file formats. Every other part reads and writes LAMM files through here."""
+
+from lamm.formats.answers import read_answers, write_official_answers
+from lamm.formats.benchmark import BenchRecord, load_benchmark, media_file
+from lamm.formats.errors import FormatError
+from lamm.formats.instruct import InstructSample, read_instruct, write_instruct
+from lamm.formats.jsonio import JsonlAppender, iter_jsonl, read_json_array, write_json_official
+
+__all__ = [
+    "BenchRecord", "FormatError", "InstructSample", "JsonlAppender", "iter_jsonl", "load_benchmark",
+    "media_file", "read_answers", "read_instruct", "read_json_array", "write_instruct",
+    "write_json_official", "write_official_answers",
+]  # fmt: skip

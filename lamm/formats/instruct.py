@@ -1,0 +1,79 @@
+"""Instruction-tuning meta files (2D ``image`` / 3D ``pcl``), LAMM_FORMATS §1."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lamm.formats.errors import FormatError
+from lamm.formats.jsonio import read_json_array, write_json_official
+
+ROLES = ("human", "gpt")
+
+
+@dataclass
+class InstructSample:
+    """One instruction sample. ``media_key`` is ``image`` (2D) or ``pcl`` (3D)."""
+
+    id: str
+    media_key: str
+    media: str
+    conversations: list[dict[str, str]]
+    task_type: str = "normal"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        rec: dict[str, Any] = {"id": self.id, self.media_key: self.media, "conversations": self.conversations}
+        rec["task_type"] = self.task_type
+        rec.update(self.extra)
+        return rec
+
+
+def check_conversation(
+    conv: Any, *, path: str | Path | None = None, index: int | None = None, record_id: Any = None
+) -> None:
+    """Alternating human/gpt turns starting with human, string values, at least one gpt turn."""
+
+    def fail(msg: str) -> None:
+        raise FormatError(path, msg, index=index, record_id=record_id, field="conversations")
+
+    if not isinstance(conv, list) or not conv:
+        fail("must be a non-empty list of turns")
+    for t, turn in enumerate(conv):
+        if not isinstance(turn, dict) or "from" not in turn or "value" not in turn:
+            fail(f"turn {t} must be an object with 'from' and 'value'")
+        if turn["from"] not in ROLES:
+            fail(f"turn {t} has role {turn['from']!r}; only 'human' and 'gpt' are allowed")
+        if turn["from"] != ROLES[t % 2]:
+            fail(f"turn {t} is {turn['from']!r} but turns must alternate human/gpt starting with human")
+        if not isinstance(turn["value"], str):
+            fail(f"turn {t} value must be a string")
+    if len(conv) < 2:
+        fail("has no gpt turn, so nothing to learn from")
+
+
+def read_instruct(path: str | Path) -> list[InstructSample]:
+    """Read and validate an instruction meta file. Entries without a vision key are skipped (official)."""
+    samples = []
+    for i, rec in enumerate(read_json_array(path)):
+        key = "image" if "image" in rec else "pcl" if "pcl" in rec else None
+        if key is None:
+            continue
+        rid = rec.get("id")
+        if "conversations" not in rec:
+            raise FormatError(path, "missing field", index=i, record_id=rid, field="conversations")
+        check_conversation(rec["conversations"], path=path, index=i, record_id=rid)
+        if not isinstance(rec[key], str):
+            raise FormatError(path, "media path must be a string", index=i, record_id=rid, field=key)
+        extra = {k: v for k, v in rec.items() if k not in ("id", key, "conversations", "task_type")}
+        samples.append(
+            InstructSample(
+                str(rid), key, rec[key], rec["conversations"], rec.get("task_type", "normal"), extra
+            )
+        )
+    return samples
+
+
+def write_instruct(path: str | Path, samples: list[InstructSample]) -> None:
+    write_json_official(path, [s.to_json() for s in samples])

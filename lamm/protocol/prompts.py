@@ -1,0 +1,37 @@
+"""Verbatim LAMM prompt strings (see NOTICE.md), checked against their recorded SHA-256 on first use."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from importlib import resources
+from typing import Any
+
+
+@functools.cache
+def prompts() -> dict[str, Any]:
+    """All prompt groups, e.g. ``prompts()["eval_2d_v1_constants"]["DETECTION_SYS"]``."""
+    data = json.loads(resources.files("lamm.protocol").joinpath("prompts.json").read_text("utf-8"))
+    for key, (length, digest) in data["_sha256"].items():
+        group, name = key.split(".", 1)
+        text = data[group][name]
+        if len(text) != length or hashlib.sha256(text.encode("utf-8")).hexdigest() != digest:
+            raise RuntimeError(f"lamm/protocol/prompts.json: string {key!r} does not match its recorded hash")
+    return data
+
+
+def prompt(group: str, name: str) -> str:
+    """One verbatim string, e.g. ``prompt("eval_2d_v1_constants", "CNT_QA")``."""
+    try:
+        return prompts()[group][name]
+    except KeyError as exc:
+        raise KeyError(f"no LAMM prompt {group}.{name}") from exc
+
+
+def train_system_message(task_type: str, version: str = "v1") -> str:
+    """Training system message for an instruction sample's ``task_type`` (absent -> ``normal``)."""
+    table = prompts()[f"train_task_system_messages_{version}"]
+    if task_type not in table:
+        raise KeyError(f"unknown task_type {task_type!r}; known: {sorted(table)}")
+    return table[task_type]
