@@ -1,0 +1,152 @@
+"""C4 templates: every response parses back to the annotation it came from, for many paraphrase draws."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import numpy as np
+import pytest
+
+from lamm.data.c4 import BUILDERS, TASK_TYPES, c4_conversation, plural, vqa_query
+from lamm.formats.instruct import check_conversation
+from lamm.protocol import prompt
+
+NUM = r"-?\d+\.\d+"
+
+
+def brackets(text: str) -> list[list[float]]:
+    return [[float(v) for v in m.split(", ")] for m in re.findall(r"\[([^\]]*)\]", text)]
+
+
+def labelled(text: str) -> list[tuple[str, list[float]]]:
+    return [
+        (lab, [float(v) for v in nums.split(", ")]) for lab, nums in re.findall(r"(\w+) \[([^\]]*)\]", text)
+    ]
+
+
+ANNS = {
+    "classification": {"label": "circle"},
+    "fine_grained": {"label": "forest"},
+    "detection": {
+        "objects": [
+            {"label": "circle", "bbox": [0.125, 0.3, 0.45, 0.625]},
+            {"label": "star", "bbox": [0.5, 0.1, 0.9, 0.4]},
+        ]
+    },
+    "locating": {
+        "objects": [{"label": "square", "point": [0.25, 0.4]}, {"label": "cross", "point": [0.7, 0.55]}]
+    },
+    "counting": {"label": "cross", "count": 3},
+    "ocr": {"words": ["open", "exit"]},
+    "keypoints": {"joints": {"right ankle": [0.41, 0.88], "head top": [0.5, 0.05], "neck": [0.5, 0.2]}},
+    "vqa": {"question": "What color is the circle?", "choices": ["red", "blue", "green"], "answer": 1},
+    "caption": {"captions": ["A red circle on a gray background.", "A gray picture with a red circle."]},
+    "facial": {"smile": False, "hair": "blond"},
+    "classification3d": {"label": "cone"},
+    "detection3d": {"objects": [{"label": "box", "bbox": [0.5, -1.25, 0.3, 0.4, 0.4, 0.6]}]},
+    "grounding3d": {
+        "expression": "the red sphere left of the blue box.",
+        "bbox": [-1.0, 0.5, 0.25, 0.5, 0.5, 0.5],
+    },
+    "vqa3d": {
+        "question": "What shape is left of the cone?",
+        "choices": ["box", "sphere", "cylinder", "cone", "pyramid", "torus"],
+        "answer": 5,
+    },
+}
+
+
+@pytest.mark.parametrize("task", sorted(BUILDERS))
+def test_responses_parse_back(task: str) -> None:
+    ann = ANNS[task]
+    seen_queries = set()
+    for seed in range(40):
+        conv = c4_conversation(task, ann, np.random.default_rng(seed))
+        check_conversation(conv)
+        first = conv[0]["value"]
+        assert first.startswith("<image>\n") == (
+            task not in ("classification3d", "detection3d", "grounding3d", "vqa3d")
+        )
+        seen_queries.add(first)
+        answers = [t["value"] for t in conv if t["from"] == "gpt"]
+        text = " ".join(answers)
+        if task in ("classification", "classification3d", "fine_grained"):
+            assert re.search(rf"\b{ann['label']}\b", text)
+        elif task in ("detection", "detection3d"):
+            got = labelled(text)
+            assert got == [(o["label"], pytest.approx(o["bbox"], abs=0.0051)) for o in ann["objects"]]
+        elif task == "locating":
+            assert labelled(text) == [
+                (o["label"], pytest.approx(o["point"], abs=0.0051)) for o in ann["objects"]
+            ]
+        elif task == "counting":
+            # the official reader: first whitespace token that isdigit
+            tok = next(t for t in text.split() if t.isdigit())
+            assert int(tok) == 3 and "crosses" in text
+        elif task == "ocr":
+            assert text.split('"')[1::2] == ann["words"]
+        elif task == "keypoints":
+            for q, a in zip(conv[0::2], conv[1::2]):
+                name = next(n for n in ann["joints"] if n in q["value"])
+                assert brackets(a["value"]) == [pytest.approx(ann["joints"][name], abs=0.0051)]
+        elif task in ("vqa", "vqa3d"):
+            m = re.findall(r"The answer is \(?([A-F])\)?\W", text + " ")
+            assert m == ["BF"[task == "vqa3d"]]
+        elif task == "caption":
+            assert text in ann["captions"]
+        elif task == "facial":
+            assert len(answers) == 2
+            smile_a = next(a for a in answers if "smil" in a)
+            assert smile_a.startswith("No") and " not " in smile_a
+            assert any(re.search(r"\bblond\b", a) for a in answers)
+        elif task == "grounding3d":
+            assert brackets(text) == [pytest.approx(ann["bbox"], abs=0.0051)]
+            assert ann["expression"] in first or "red sphere" in first
+    assert len(seen_queries) >= 2, "paraphrases should vary with the rng"
+
+
+def test_official_queries_are_in_the_banks() -> None:
+    e = "eval_2d_v1_constants"
+    qs = set()
+    for seed in range(60):
+        rng = np.random.default_rng(seed)
+        qs.add(c4_conversation("classification", ANNS["classification"], rng)[0]["value"])
+        qs.add(c4_conversation("counting", {"label": "circle", "count": 2}, rng)[0]["value"])
+        qs.add(c4_conversation("detection", ANNS["detection"], rng)[0]["value"])
+    assert "<image>\n" + prompt(e, "CLASSIFICATION_QS") in qs
+    assert "<image>\n" + prompt(e, "CNT_QA").format("circles") + " " + prompt(e, "CNT_INS") in qs
+    assert "<image>\n" + prompt(e, "DETECTION_QS") + prompt(e, "DETECTION_INS") in qs
+
+
+def test_deterministic_and_random_module_rng() -> None:
+    a = c4_conversation("keypoints", ANNS["keypoints"], np.random.default_rng(7))
+    b = c4_conversation("keypoints", ANNS["keypoints"], np.random.default_rng(7))
+    assert a == b
+    c = c4_conversation("keypoints", ANNS["keypoints"], random.Random(7))
+    check_conversation(c)
+
+
+def test_counting_singular_and_smile_yes() -> None:
+    for seed in range(10):
+        conv = c4_conversation("counting", {"label": "box", "count": 1}, np.random.default_rng(seed))
+        assert " 1 box" in conv[1]["value"]
+        conv = c4_conversation("facial", {"smile": True}, np.random.default_rng(seed))
+        assert conv[1]["value"].startswith("Yes") and " not " not in conv[1]["value"]
+
+
+def test_helpers_and_errors() -> None:
+    assert [plural(w) for w in ["box", "cross", "circle", "body"]] == [
+        "boxes",
+        "crosses",
+        "circles",
+        "bodies",
+    ]
+    assert vqa_query("Q?", ["a", "b"]) == "Q? \nOptions: (A) a (B) b\n"
+    assert set(TASK_TYPES) == set(BUILDERS)
+    with pytest.raises(KeyError, match="unknown C4 task"):
+        c4_conversation("nope", {}, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="missing key 'label'"):
+        c4_conversation("classification", {}, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="at most 6 options"):
+        vqa_query("Q?", list("abcdefg"))
