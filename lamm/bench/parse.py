@@ -1,0 +1,251 @@
+"""Every parse of free model text used by LAMM scoring, in one place.
+
+Each parser reproduces the official LAMM v1/jul23 rule (LAMM_FORMATS §4.1, §4.3), quirks included, and
+returns a :class:`Parsed` telling *what* was read, *which rule fired* and *whether parsing failed*, so
+every scored sample can say how its answer was understood and per-dataset failure rates can be reported.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Parsed", "scan_numbers", "bracket_numbers", "parse_numbers", "parse_boxes", "parse_points",
+    "parse_boxes3d", "parse_sentence", "parse_count", "ennum2numerical", "match_option",
+    "parse_smile", "parse_label", "parse_words", "caption_pieces", "NUMBER_WORDS",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parse result: ``value`` read from the text, the ``rule`` that produced it, ``failed`` if none did."""
+
+    value: Any
+    rule: str
+    failed: bool = False
+
+
+# ----------------------------------------------------------------------------------------------- numbers
+
+
+def scan_numbers(text: str, left: str = "[", right: str = "]") -> list[float]:
+    """The official bracket-pass number scanner, bug for bug (§4.1).
+
+    Inside ``left``..``right`` a comma or a space ends a token; a closing bracket ends one too. A token is
+    kept when Python's ``float`` accepts it. The buffer is *not* cleared when ``float`` fails (``[dog]``
+    leaves ``dog`` in it and every later number of the pass glues onto it), and it persists across
+    brackets; characters outside brackets are skipped.
+    """
+    out: list[float] = []
+    inside = False
+    buf = ""
+    for ch in text:
+        if ch == left:
+            inside = True
+        elif ch == right:
+            inside = False
+            try:
+                out.append(float(buf))
+                buf = ""
+            except ValueError:
+                pass
+        elif inside:
+            if ch == "," or ch == " ":
+                try:
+                    out.append(float(buf))
+                    buf = ""
+                except ValueError:
+                    pass
+            else:
+                buf += ch
+    return out
+
+
+def bracket_numbers(text: str) -> list[float]:
+    """The ``[``-pass over the whole text, then the ``(``-pass, concatenated in that order."""
+    return scan_numbers(text, "[", "]") + scan_numbers(text, "(", ")")
+
+
+_PLAIN_NUMBER = re.compile(r"[0-9]+\.?[0-9]*")
+
+
+def parse_numbers(text: str, k: int) -> Parsed:
+    """Numbers in groups of ``k``: both bracket passes, else the plain-number regex (no signs/exponents).
+
+    Each source is truncated to its longest prefix with a length that is a multiple of ``k``.
+    ``value`` is the flat list; rule ``brackets`` | ``regex`` | ``none``.
+    """
+    nums = bracket_numbers(text)
+    nums = nums[: len(nums) // k * k]
+    if nums:
+        return Parsed(nums, "brackets")
+    nums = [float(m) for m in _PLAIN_NUMBER.findall(text)]
+    nums = nums[: len(nums) // k * k]
+    if nums:
+        return Parsed(nums, "regex")
+    return Parsed([], "none", True)
+
+
+def _groups(nums: list[float], k: int) -> list[tuple[float, ...]]:
+    return [tuple(nums[i : i + k]) for i in range(0, len(nums), k)]
+
+
+def parse_boxes(text: str) -> Parsed:
+    """2D boxes ``(x1, y1, x2, y2)``: corners swapped when *both* axes are inverted, then a box is kept
+    only if ``x1 <= x2 and y1 <= y2`` (one inverted axis -> dropped, NaN -> dropped).
+
+    ``failed`` when no box survives; rule ``brackets`` | ``regex`` | ``none`` (+ ``/dropped`` if numbers
+    were read but every box was filtered out).
+    """
+    p = parse_numbers(text, 4)
+    boxes = []
+    for x1, y1, x2, y2 in _groups(p.value, 4):
+        if x1 > x2 and y1 > y2:
+            x1, y1, x2, y2 = x2, y2, x1, y1
+        if x1 <= x2 and y1 <= y2:
+            boxes.append((x1, y1, x2, y2))
+    if p.value and not boxes:
+        return Parsed(boxes, p.rule + "/dropped", True)
+    return Parsed(boxes, p.rule, p.failed)
+
+
+def parse_points(text: str) -> Parsed:
+    """2D points ``(x, y)``: groups of 2, no reordering and no filtering."""
+    p = parse_numbers(text, 2)
+    return Parsed(_groups(p.value, 2), p.rule, p.failed)
+
+
+def parse_boxes3d(text: str) -> Parsed:
+    """3D boxes ``(cx, cy, cz, dx, dy, dz)``: groups of 6, no reordering and no filtering (jul23)."""
+    p = parse_numbers(text, 6)
+    return Parsed(_groups(p.value, 6), p.rule, p.failed)
+
+
+# --------------------------------------------------------------------------------------------- sentences
+
+
+def parse_sentence(text: str) -> str:
+    """v1 ``parse_sentence``: with a double quote, the odd-indexed ``"``-pieces joined by spaces."""
+    if '"' in text:
+        return " ".join(text.split('"')[1::2])
+    return text
+
+
+def parse_words(text: str) -> Parsed:
+    """SVT: words of the lower-cased quoted part (or whole text); rule ``quoted`` | ``raw``."""
+    rule = "quoted" if '"' in text else "raw"
+    words = parse_sentence(text).lower().split()
+    return Parsed(words, rule, not words)
+
+
+def caption_pieces(text: str) -> Parsed:
+    """flickr30k candidates: ``parse_sentence(text).split('.')``, each whitespace-split (v1)."""
+    rule = "quoted" if '"' in text else "raw"
+    pieces = [p.split() for p in parse_sentence(text).split(".")]
+    return Parsed(pieces, rule, not any(pieces))
+
+
+NUMBER_WORDS: dict[str, int] = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
+NUMBER_WORDS["no"] = 0
+
+
+def ennum2numerical(text: str) -> Parsed:
+    """v1 ``ennum2numerical``: the first whitespace token that is all digits or a number word 0-20.
+
+    Attached punctuation (``12.``), ranges (``40-50``), ``1,000`` and ``twenty-two`` do not count.
+    ``str.isdigit`` also accepts e.g. superscripts, on which the official ``int()`` crashes; here such a
+    token is passed over. Rule ``digits`` | ``word`` | ``none``.
+    """
+    for tok in text.split():
+        if tok.isdigit():
+            try:
+                return Parsed(int(tok), "digits")
+            except ValueError:
+                continue
+        if tok in NUMBER_WORDS:
+            return Parsed(NUMBER_WORDS[tok], "word")
+    return Parsed(None, "none", True)
+
+
+def parse_count(text: str) -> Parsed:
+    """FSC147 counting: :func:`ennum2numerical` of the lower-cased text (``None`` scores as 0)."""
+    return ennum2numerical(text.lower())
+
+
+# -------------------------------------------------------------------------------------- multiple choice
+
+
+def _option_patterns(letters: str) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    cls = f"[{letters[0]}-{letters[-1]}]"
+    return (
+        re.compile(rf"The answer is \(?{cls}\)?\W|the answer is \(?{cls}\)?\W"),
+        re.compile(rf"ANSWER: {cls}"),
+        re.compile(rf"\({cls}\)"),
+    )
+
+
+_PATTERNS = {letters: _option_patterns(letters) for letters in ("ABCDE", "ABCDEF")}
+
+
+def match_option(text: str, gt_choice: int, choices: list[str], letters: str = "ABCDE") -> Parsed:
+    """The official multiple-choice matcher (§4.3); ``value`` is True when the answer is judged correct.
+
+    Steps, first that finds something decides: ``answer_is`` (every ``The answer is X`` match must
+    contain the gold letter; a following non-word character is required), ``ANSWER:`` (the first match's
+    last character), ``paren`` (every ``(X)`` must contain it), then ``text`` (the lower-cased text must
+    contain the gold option and no other option, as substrings). ``failed`` when the text step finds no
+    option at all. Letters ``ABCDE`` for 2D, ``ABCDEF`` for 3D ScanQA (jul23).
+    """
+    gt_char = letters[gt_choice] if gt_choice < len(letters) else "\0"
+    p1, p2, p3 = _PATTERNS.get(letters) or _option_patterns(letters)
+    found = p1.findall(text)
+    if found:
+        return Parsed(all(gt_char in m for m in found), "answer_is")
+    found = p2.findall(text)
+    if found:
+        return Parsed(found[0][-1] == gt_char, "ANSWER:")
+    found = p3.findall(text)
+    if found:
+        return Parsed(all(gt_char in m for m in found), "paren")
+    low = text.lower()
+    present = [i for i, c in enumerate(choices) if str(c).lower() in low]
+    correct = gt_choice in present and all(i == gt_choice for i in present)
+    return Parsed(correct, "text", not present)
+
+
+# ---------------------------------------------------------------------------------- labels (word level)
+
+
+def parse_smile(text: str) -> Parsed:
+    """CelebA(Smile): ``"-1"`` if ``no``/``not`` is a token of the lower-cased text, else ``"1"`` (v1).
+
+    ``isn't`` tokenises to ``is`` + ``n't`` and so counts as smiling, as officially.
+    """
+    from lamm.bench.labels import content_tokens
+
+    toks = content_tokens(text.lower(), drop_stopwords=False)
+    if "no" in toks or "not" in toks:
+        return Parsed("-1", "negation")
+    return Parsed("1", "default")
+
+
+def parse_label(gt: str, text: str) -> Parsed:
+    """The v1 label matcher (``classification_acc``): ``value`` True when ``gt`` is named in ``text``.
+
+    Rule ``wordnet`` (candidates from gt's first synset) or ``literal`` (gt unknown to WordNet);
+    ``failed`` when no word of the answer is known to WordNet (nothing a label could match).
+    """
+    from lamm.bench.labels import answer_lemmas, label_candidates
+
+    cands, rule = label_candidates(gt)
+    lemmas = answer_lemmas(text)
+    hit = any(c in lemmas for c in cands)
+    return Parsed(hit, rule, not hit and not (lemmas - {None}))
