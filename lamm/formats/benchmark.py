@@ -1,4 +1,7 @@
-"""Benchmark meta files (``<Benchmark>/meta_file/<Task>_<Dataset>.json``): typed records + validation."""
+"""Benchmark meta files (``<Benchmark>/meta_file/<Task>_<Dataset>.json``): typed records + validation.
+
+Record schema and coordinate conventions per dataset: docs/formats.md (LAMM_FORMATS §2).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import read_json_array
 from lamm.formats.paths import resolve_media
-from lamm.protocol.datasets import DatasetSpec
+from lamm.protocol.datasets import DATASETS, LSP_JOINTS, DatasetSpec
 
 
 @dataclass(frozen=True)
@@ -30,72 +33,120 @@ def _is_num(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def _check_gt(spec: DatasetSpec, rec: dict[str, Any]) -> str | None:
-    """Return a problem description for the ground-truth fields of ``rec``, or None."""
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _str_list(x: Any) -> bool:
+    return isinstance(x, list) and all(isinstance(s, str) for s in x)
+
+
+def _check_boxes(spec: DatasetSpec, objs: Any) -> str | None:
+    n = 6 if spec.dim == "3d" else 4
+    if spec.name == "ScanRefer" and isinstance(objs, list) and objs and _is_num(objs[0]):
+        objs = [{"label": "", "bbox": objs}]  # ScanRefer stores one bare box
+    if not isinstance(objs, list):
+        return f"must be a list of {{label, bbox}} objects, got {type(objs).__name__}"
+    for k, o in enumerate(objs):
+        if not isinstance(o, dict) or "bbox" not in o:
+            return f"entry {k} needs a 'bbox'"
+        if "label" in o and not isinstance(o["label"], str):
+            return f"entry {k} 'label' must be a string, got {o['label']!r}"
+        if spec.name != "ScanRefer" and "label" not in o:
+            return f"entry {k} needs a 'label'"
+        box = o["bbox"]
+        if not (isinstance(box, list) and len(box) == n and all(_is_num(v) for v in box)):
+            return f"entry {k} 'bbox' must be {n} numbers, got {box!r}"
+    return None
+
+
+def _check_gt(spec: DatasetSpec, rec: dict[str, Any]) -> tuple[str, str] | None:
+    """Return ``(field, problem)`` for the ground-truth fields of ``rec``, or None when they are fine."""
     for f in spec.gt_fields:
         if f not in rec:
-            return f"missing ground-truth field {f!r}"
+            return f, "missing ground-truth field"
     if "object" in spec.gt_fields:
-        objs = rec["object"]
-        n = 6 if spec.dim == "3d" else 4
-        if spec.name == "ScanRefer":
-            objs = (
-                [{"label": "", "bbox": objs}]
-                if isinstance(objs, list) and objs and _is_num(objs[0])
-                else objs
-            )
-        if not isinstance(objs, list):
-            return "'object' must be a list"
-        for o in objs:
-            if not isinstance(o, dict) or "bbox" not in o:
-                return "'object' entries need a 'bbox'"
-            box = o["bbox"]
-            if not (isinstance(box, list) and len(box) == n and all(_is_num(v) for v in box)):
-                return f"'bbox' must be {n} numbers, got {box!r}"
+        problem = _check_boxes(spec, rec["object"])
+        if problem:
+            return "object", problem
     if "gt_joints" in spec.gt_fields:
         j = rec["gt_joints"]
-        if not (isinstance(j, list) and len(j) == 14 and all(isinstance(p, list) and len(p) >= 2 for p in j)):
-            return "'gt_joints' must be 14 [x, y, v] rows"
+        ok = isinstance(j, list) and len(j) == len(LSP_JOINTS)
+        if not (ok and all(isinstance(p, list) and len(p) >= 2 and all(map(_is_num, p[:2])) for p in j)):
+            return "gt_joints", f"must be {len(LSP_JOINTS)} [x, y, v] rows in pixels (LSP joint order)"
     if "points" in spec.gt_fields:
         p = rec["points"]
-        if not (isinstance(p, list) and all(isinstance(q, list) and len(q) == 2 for q in p)):
-            return "'points' must be a list of [x, y]"
+        if not (
+            isinstance(p, list)
+            and all(isinstance(q, list) and len(q) == 2 and all(map(_is_num, q)) for q in p)
+        ):
+            return "points", "must be a list of [x, y] pixel positions"
     if "gt_choice" in spec.gt_fields:
-        if not (isinstance(rec["gt_choice"], int) and isinstance(rec["gt_choices"], list)):
-            return "'gt_choice' must be an int and 'gt_choices' a list"
-        if not 0 <= rec["gt_choice"] < len(rec["gt_choices"]):
-            return f"'gt_choice' {rec['gt_choice']} out of range for {len(rec['gt_choices'])} choices"
-    if "num" in spec.gt_fields and not isinstance(rec["num"], int):
-        return "'num' must be an int"
-    if "attr" in spec.gt_fields and not isinstance(rec["attr"], str):
-        return '\'attr\' must be a string (CelebA(Smile) uses "1" / "-1")'
-    if "word_list" in spec.gt_fields and not isinstance(rec["word_list"], list):
-        return "'word_list' must be a list of strings"
-    if "sentences" in spec.gt_fields and not isinstance(rec["sentences"], list):
-        return "'sentences' must be a list of strings"
+        choices, choice = rec["gt_choices"], rec["gt_choice"]
+        if not _str_list(choices) or not choices:
+            return "gt_choices", "must be a non-empty list of option strings"
+        if spec.dim == "3d" and len(choices) > 6:
+            return "gt_choices", f"3D multiple choice has at most 6 options (A-F), got {len(choices)}"
+        if not _is_int(choice):
+            return "gt_choice", f"must be an int (0-based option index), got {choice!r}"
+        if not 0 <= choice < len(choices):
+            return "gt_choice", f"{choice} out of range for {len(choices)} choices"
+    if "num" in spec.gt_fields and not (_is_int(rec["num"]) and rec["num"] >= 0):
+        return "num", f"must be a non-negative int, got {rec['num']!r}"
+    if "attr" in spec.gt_fields:
+        attr = rec["attr"]
+        if not isinstance(attr, str):
+            return "attr", f'must be a string (CelebA(Smile) uses "1" / "-1"), got {attr!r}'
+        if spec.name == "CelebA(Smile)" and attr not in ("1", "-1"):
+            return "attr", f'CelebA(Smile) attr must be "1" or "-1", got {attr!r}'
+    if "label" in spec.gt_fields and not isinstance(rec["label"], str):
+        return "label", f"must be a string, got {rec['label']!r}"
+    if "word_list" in spec.gt_fields and not (_str_list(rec["word_list"]) and rec["word_list"]):
+        return "word_list", "must be a non-empty list of strings"
+    if "sentences" in spec.gt_fields and not (_str_list(rec["sentences"]) and rec["sentences"]):
+        return "sentences", "must be a non-empty list of reference captions"
     return None
+
+
+def check_bench_record(path: str | Path, spec: DatasetSpec, index: int, rec: dict[str, Any]) -> BenchRecord:
+    """Validate one meta record of ``spec``; a FormatError names file, record index, id and field."""
+    rid = rec.get("id")
+    for f in ("id", spec.media_key, "query"):
+        if f not in rec:
+            raise FormatError(path, "missing field", index=index, record_id=rid, field=f)
+    if not (isinstance(rid, str) or _is_int(rid)):
+        raise FormatError(path, f"id must be a string, got {rid!r}", index=index, field="id")
+    media = rec[spec.media_key]
+    if not isinstance(media, str) or not media:
+        raise FormatError(
+            path, "media path must be a non-empty string", index=index, record_id=rid, field=spec.media_key
+        )
+    if not isinstance(rec["query"], str):
+        raise FormatError(path, "query must be a string", index=index, record_id=rid, field="query")
+    problem = _check_gt(spec, rec)
+    if problem:
+        raise FormatError(path, problem[1], index=index, record_id=rid, field=problem[0])
+    return BenchRecord(index, str(rid), media, rec["query"], rec)
 
 
 def meta_path(benchmark_dir: str | Path, spec: DatasetSpec) -> Path:
     return Path(benchmark_dir) / "meta_file" / spec.meta_file
 
 
+def spec_for_file(path: str | Path) -> DatasetSpec | None:
+    """The dataset whose official file name (``<Task>_<Dataset>.json``, or ``.jsonl``) ``path`` has."""
+    p = Path(path)
+    name = p.stem + ".json" if p.suffix in (".json", ".jsonl") else p.name
+    for spec in DATASETS:
+        if spec.meta_file == name:
+            return spec
+    return None
+
+
 def load_benchmark(benchmark_dir: str | Path, spec: DatasetSpec) -> list[BenchRecord]:
     """Read and validate one dataset's meta file; errors name the file, record, id and field."""
     path = meta_path(benchmark_dir, spec)
-    records = []
-    for i, rec in enumerate(read_json_array(path)):
-        rid = rec.get("id")
-        for f in ("id", spec.media_key, "query"):
-            if f not in rec:
-                raise FormatError(path, "missing field", index=i, record_id=rid, field=f)
-        if not isinstance(rec["query"], str):
-            raise FormatError(path, "query must be a string", index=i, record_id=rid, field="query")
-        problem = _check_gt(spec, rec)
-        if problem:
-            raise FormatError(path, problem, index=i, record_id=rid)
-        records.append(BenchRecord(i, str(rid), rec[spec.media_key], rec["query"], rec))
-    return records
+    return [check_bench_record(path, spec, i, rec) for i, rec in enumerate(read_json_array(path))]
 
 
 def media_file(benchmark_dir: str | Path, record: BenchRecord, *, source: str | Path | None = None) -> Path:

@@ -53,25 +53,40 @@ def check_conversation(
         fail("has no gpt turn, so nothing to learn from")
 
 
+def media_key_of(rec: dict[str, Any]) -> str | None:
+    """``image`` (2D) or ``pcl`` (3D); None for entries the official loader skips (no vision key)."""
+    return "image" if "image" in rec else "pcl" if "pcl" in rec else None
+
+
+def check_instruct_record(path: str | Path, index: int, rec: dict[str, Any]) -> InstructSample | None:
+    """Validate one instruction record; None when it has no vision key (skipped, as officially)."""
+    key = media_key_of(rec)
+    if key is None:
+        return None
+    rid = rec.get("id")
+    if rid is not None and not isinstance(rid, (str, int)):
+        raise FormatError(path, f"id must be a string, got {rid!r}", index=index, field="id")
+    if "conversations" not in rec:
+        raise FormatError(path, "missing field", index=index, record_id=rid, field="conversations")
+    check_conversation(rec["conversations"], path=path, index=index, record_id=rid)
+    if not isinstance(rec[key], str) or not rec[key]:
+        raise FormatError(
+            path, "media path must be a non-empty string", index=index, record_id=rid, field=key
+        )
+    task_type = rec.get("task_type", "normal")
+    if not isinstance(task_type, str):
+        raise FormatError(path, "task_type must be a string", index=index, record_id=rid, field="task_type")
+    extra = {k: v for k, v in rec.items() if k not in ("id", key, "conversations", "task_type")}
+    return InstructSample(str(rid), key, rec[key], rec["conversations"], task_type, extra)
+
+
 def read_instruct(path: str | Path) -> list[InstructSample]:
     """Read and validate an instruction meta file. Entries without a vision key are skipped (official)."""
     samples = []
     for i, rec in enumerate(read_json_array(path)):
-        key = "image" if "image" in rec else "pcl" if "pcl" in rec else None
-        if key is None:
-            continue
-        rid = rec.get("id")
-        if "conversations" not in rec:
-            raise FormatError(path, "missing field", index=i, record_id=rid, field="conversations")
-        check_conversation(rec["conversations"], path=path, index=i, record_id=rid)
-        if not isinstance(rec[key], str):
-            raise FormatError(path, "media path must be a string", index=i, record_id=rid, field=key)
-        extra = {k: v for k, v in rec.items() if k not in ("id", key, "conversations", "task_type")}
-        samples.append(
-            InstructSample(
-                str(rid), key, rec[key], rec["conversations"], rec.get("task_type", "normal"), extra
-            )
-        )
+        sample = check_instruct_record(path, i, rec)
+        if sample is not None:
+            samples.append(sample)
     return samples
 
 

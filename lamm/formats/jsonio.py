@@ -12,6 +12,7 @@ from lamm.formats.errors import FormatError
 
 
 def read_json(path: str | Path) -> Any:
+    """Parse a whole JSON file; a missing file, bad UTF-8 or bad JSON is a FormatError naming the file."""
     path = Path(path)
     if not path.is_file():
         raise FormatError(path, "file not found")
@@ -38,23 +39,33 @@ def read_json_array(path: str | Path) -> list[dict[str, Any]]:
 
 
 def iter_jsonl(path: str | Path, *, tolerate_torn_tail: bool = True) -> Iterator[dict[str, Any]]:
-    """Records of a JSONL file. A torn last line (a killed writer) is ignored when tolerated."""
+    """Records of a JSONL file, one object per line; blank lines are ignored.
+
+    A killed writer can leave a torn last line (no newline, half a record, possibly half a UTF-8
+    character); with ``tolerate_torn_tail`` it is ignored, anywhere else it is an error. ``index`` in
+    errors is the record position (what answers are paired by), the message names the line.
+    """
     path = Path(path)
     if not path.is_file():
         raise FormatError(path, "file not found")
-    with path.open("r", encoding="utf-8") as fh:
+    with path.open("rb") as fh:
         lines = fh.readlines()
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
+    n = 0
+    for i, raw in enumerate(lines):
+        torn = i == len(lines) - 1 and not raw.endswith(b"\n")
         try:
+            line = raw.decode("utf-8")
+            if not line.strip():
+                continue
             rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if tolerate_torn_tail and i == len(lines) - 1 and not line.endswith("\n"):
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            if tolerate_torn_tail and torn:
                 return
-            raise FormatError(path, f"malformed JSON line {i + 1}: {exc.msg}", index=i) from None
+            msg = exc.reason if isinstance(exc, UnicodeDecodeError) else exc.msg
+            raise FormatError(path, f"malformed JSON on line {i + 1}: {msg}", index=n) from None
         if not isinstance(rec, dict):
-            raise FormatError(path, f"line {i + 1} is not a JSON object", index=i)
+            raise FormatError(path, f"line {i + 1} is not a JSON object", index=n)
+        n += 1
         yield rec
 
 
@@ -68,15 +79,47 @@ def write_json_official(path: str | Path, data: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=4)
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
+def _cut_torn_tail(path: Path) -> None:
+    """Drop a partial last line (a writer killed mid-record), so the next record starts on its own line."""
+    with path.open("rb+") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        if size == 0:
+            return
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return
+        # Scan backwards for the last newline; everything after it is the torn record.
+        pos, block = size, 1 << 16
+        while pos > 0:
+            start = max(0, pos - block)
+            fh.seek(start)
+            chunk = fh.read(pos - start)
+            nl = chunk.rfind(b"\n")
+            if nl >= 0:
+                fh.truncate(start + nl + 1)
+                return
+            pos = start
+        fh.truncate(0)
+
+
 class JsonlAppender:
-    """Append one JSON object per line, flushed and fsynced per record, so finished work survives a kill."""
+    """Append one JSON object per line, flushed and fsynced per record, so finished work survives a kill.
+
+    Opening an existing file first cuts a torn last line left by a killed writer; otherwise the next
+    record would be glued onto it and the file could no longer be read.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_file():
+            _cut_torn_tail(self.path)
         self._fh = self.path.open("a", encoding="utf-8")
 
     def write(self, record: dict[str, Any]) -> None:

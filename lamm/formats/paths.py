@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from lamm.formats.errors import FormatError
@@ -14,15 +15,26 @@ def resolve_media(
 
     Official 3D files store ``./scannet_pcls/x.npy``; 2D instruct files may hold absolute paths, which
     are only honoured with ``allow_absolute`` (the instruction loader's official behaviour).
+    The check is lexical (``..`` components), so a stored string can never point outside the root,
+    while symlinks the user placed inside the root (``coco_images -> /data/coco``) keep working.
     """
     if not isinstance(rel, str) or not rel:
         raise FormatError(source, f"media path must be a non-empty string, got {rel!r}")
-    root = Path(root).resolve()
+    if "\x00" in rel:
+        raise FormatError(source, f"media path {rel!r} contains a NUL byte")
     if rel.startswith("/"):
         if allow_absolute:
-            return Path(rel)
+            return Path(os.path.normpath(rel))
         raise FormatError(source, f"absolute media path {rel!r} not allowed here")
-    full = (root / rel).resolve()
-    if full != root and root not in full.parents:
-        raise FormatError(source, f"media path {rel!r} escapes the data root {root}")
-    return full
+    base = os.path.abspath(root)
+    full = os.path.normpath(os.path.join(base, rel))
+    if full != base and not full.startswith(base.rstrip(os.sep) + os.sep):
+        raise FormatError(source, f"media path {rel!r} escapes the data root {base}")
+    return Path(full)
+
+
+def data_root(meta_file: str | Path) -> Path:
+    """The folder a meta file's media paths are relative to: the parent of its ``meta_file/`` folder
+    (``2D_Benchmark``, ``3D_Instruct``, ...), or the file's own folder when it sits elsewhere."""
+    parent = Path(meta_file).parent
+    return parent.parent if parent.name == "meta_file" else parent
