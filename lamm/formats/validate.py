@@ -191,7 +191,7 @@ class _MediaChecker:
     def check(path: Path) -> tuple[str, str] | None:
         """None if fine, else (``missing``|``corrupt``, message)."""
         if not path.is_file():
-            return "missing", f"{path} not found"
+            return "missing", "file not found"
         try:
             if path.suffix.lower() == ".npy":
                 load_npy_points(path)
@@ -203,7 +203,7 @@ class _MediaChecker:
             else:
                 check_image(path)
         except FormatError as exc:
-            return "corrupt", str(exc)
+            return "corrupt", exc.message
         return None
 
     def run(self, paths: Iterable[Path]) -> None:
@@ -393,7 +393,9 @@ def _check_media_refs(path, refs: list[_Ref], media: _MediaChecker, report, prob
         what = "missing" if res[0] == "missing" else "unreadable/corrupt"
         problem(
             "media",
-            FormatError(path, f"{what} media {stored!r}: {res[1]}", index=i, record_id=rid, field=key),
+            FormatError(
+                path, f"{what} media {stored!r} ({full}): {res[1]}", index=i, record_id=rid, field=key
+            ),
         )
 
 

@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--benchmark-dir",
         "--root",
         dest="root",
+        metavar="DIR",
         default=None,
         help="media root (default: the parent of meta_file/); for answer files, the benchmark whose "
         "meta records they must match by position and id",
