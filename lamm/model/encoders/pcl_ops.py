@@ -4,7 +4,7 @@ These replace the ``pointnet2`` CUDA ops the official EPCL encoder needs. Every 
 batch ``[B, N, 3]`` and is vectorised over points and batch; the only Python loop is the one over the
 ``G`` farthest-point-sampling iterations, which is sequential by definition.
 
-Distances are exact squared Euclidean distances (no ``a² - 2ab + b²`` matmul trick, whose rounding
+Distances are computed directly (no ``a² - 2ab + b²`` matmul trick, whose rounding
 can reorder near neighbours), so results match a straightforward loop implementation index for index.
 """
 
@@ -54,10 +54,13 @@ def farthest_point_sample(
     out = torch.empty(batch, num_samples, dtype=torch.long, device=xyz.device)
     min_dist = torch.full((batch, n), float("inf"), dtype=xyz.dtype, device=xyz.device)
     current = start_idx.to(device=xyz.device, dtype=torch.long)
+    coords = xyz.transpose(
+        1, 2
+    ).contiguous()  # [B, 3, N]: each iteration reads three contiguous rows (~3x faster)
     for i in range(num_samples):
         out[:, i] = current
-        centre = xyz[rows, current]  # [B, 3]
-        dist = ((xyz - centre[:, None, :]) ** 2).sum(-1)  # [B, N]
+        centre = coords[rows, :, current]  # [B, 3]
+        dist = ((coords - centre[:, :, None]) ** 2).sum(1)  # [B, N]
         min_dist = torch.minimum(min_dist, dist)
         current = min_dist.argmax(dim=1)
     return out
@@ -71,9 +74,12 @@ def gather_points(points: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     return out.reshape(*idx.shape, points.shape[-1])
 
 
-def square_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Exact squared distances ``[B, M, N]`` between ``a [B, M, 3]`` and ``b [B, N, 3]``."""
-    return torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist") ** 2
+def pairwise_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Euclidean distances ``[B, M, N]`` between ``a [B, M, 3]`` and ``b [B, N, 3]``, computed directly.
+
+    (Not squared: sqrt keeps the order, and squaring 10M entries costs as much as the top-k.)
+    """
+    return torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")
 
 
 def knn_indices(xyz: torch.Tensor, centres: torch.Tensor, k: int) -> torch.Tensor:
@@ -82,7 +88,7 @@ def knn_indices(xyz: torch.Tensor, centres: torch.Tensor, k: int) -> torch.Tenso
     _check_xyz(centres, "centres")
     if not 0 < k <= xyz.shape[1]:
         raise ValueError(f"cannot take {k} neighbours of {xyz.shape[1]} points")
-    return square_distance(centres, xyz).topk(k, dim=-1, largest=False, sorted=True).indices
+    return pairwise_distance(centres, xyz).topk(k, dim=-1, largest=False, sorted=True).indices
 
 
 def ball_query(xyz: torch.Tensor, centres: torch.Tensor, radius: float, k: int) -> torch.Tensor:
@@ -94,7 +100,7 @@ def ball_query(xyz: torch.Tensor, centres: torch.Tensor, radius: float, k: int) 
     _check_xyz(xyz)
     _check_xyz(centres, "centres")
     n = xyz.shape[1]
-    inside = square_distance(centres, xyz) < radius * radius  # [B, G, N]
+    inside = pairwise_distance(centres, xyz) < radius  # [B, G, N]
     order = torch.arange(n, device=xyz.device).expand_as(inside)
     key = torch.where(inside, order, torch.full_like(order, n))
     k_eff = min(k, n)
