@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lamm.data.pointcloud import PointCloudPreprocessor
 from lamm.model.encoders import MediaEncoder, register_encoder
 from lamm.model.encoders.pcl_ops import fps_start_indices, group_points
 
@@ -79,7 +79,8 @@ class PointCloudEncoderConfig:
     num_points: int = 40000
     use_color: bool = False
     use_height: bool = False
-    sample_seed: int = 0
+    sample_seed: int = 0  # point sampling seed (the draw depends on this seed and the file name only)
+    color_mode: str = "official"  # see lamm.data.pointcloud.normalize_color
     # tokenizer
     num_groups: int = 256
     group_size: int = 32
@@ -321,9 +322,16 @@ class PointCloudEncoder(MediaEncoder):
     def train(self, mode: bool = True) -> PointCloudEncoder:
         return super().train(mode and getattr(self, "trainable", True))
 
-    def preprocessor(self):
+    def preprocessor(self) -> PointCloudPreprocessor:
+        """Seeded sampling to ``num_points`` + feature columns, as ``lamm.data.pointcloud`` documents."""
         c = self.cfg
-        return make_preprocessor(c.num_points, c.use_color, c.use_height, c.sample_seed)
+        return PointCloudPreprocessor(
+            num_points=c.num_points,
+            use_color=c.use_color,
+            use_height=c.use_height,
+            seed=c.sample_seed,
+            color_mode=c.color_mode,
+        )
 
     def tokenize(self, media: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``[B, N, C]`` -> centres ``[B, G, 3]`` and group features ``[B, G, hidden]``."""
@@ -368,51 +376,6 @@ class PointCloudEncoder(MediaEncoder):
             x = self.norm(x)
             first = 1 if c.use_cls else 0
             return x[:, first : first + self.num_tokens]
-
-
-# -------------------------------------------------------------------------------------- preprocessing
-
-
-def make_preprocessor(num_points: int, use_color: bool, use_height: bool, seed: int):
-    """The worker-side loader: ``lamm.data.pointcloud.PointCloudPreprocessor`` when available."""
-    try:
-        from lamm.data.pointcloud import PointCloudPreprocessor
-    except ImportError:
-        return _NpyPreprocessor(num_points, use_color, use_height, seed)
-    return PointCloudPreprocessor(
-        num_points=num_points, use_color=use_color, use_height=use_height, seed=seed
-    )
-
-
-OFFICIAL_RGB_MEAN = (109.8, 97.2, 83.8)
-
-
-@dataclass(frozen=True)
-class _NpyPreprocessor:
-    """Minimal official-style ``.npy`` loader, used only until ``lamm.data.pointcloud`` exists."""
-
-    num_points: int
-    use_color: bool = False
-    use_height: bool = False
-    seed: int = 0
-
-    def __call__(self, path: str | Path) -> torch.Tensor:
-        from lamm.formats.errors import FormatError
-
-        arr = np.load(path, allow_pickle=False)
-        if arr.ndim != 2 or arr.shape[1] < (6 if self.use_color else 3) or len(arr) == 0:
-            raise FormatError(path, f"point cloud must be [N, 3 or 6], got {arr.shape}")
-        if not np.isfinite(arr).all():
-            raise FormatError(path, "point cloud contains NaN or inf")
-        rng = np.random.default_rng(self.seed)
-        idx = rng.choice(len(arr), self.num_points, replace=len(arr) < self.num_points)
-        pts = arr[idx].astype(np.float32)
-        cols = [pts[:, :3]]
-        if self.use_color:
-            cols.append((pts[:, 3:6] - np.asarray(OFFICIAL_RGB_MEAN, np.float32)) / 256.0)
-        if self.use_height:
-            cols.append(pts[:, 2:3] - np.percentile(pts[:, 2], 0.99))
-        return torch.from_numpy(np.concatenate(cols, axis=1))
 
 
 # ---------------------------------------------------------------------------------- pretrained weights
