@@ -1,0 +1,232 @@
+"""Score answers against a LAMM benchmark dataset (the API behind ``lamm score`` and ``lamm eval``).
+
+Answers pair with meta records **by position**, as in the official evaluators. Everything the official
+code would crash on or silently drop (a count or id mismatch, a missing or truncated image, an answer of
+the wrong type) is a :class:`FormatError` naming the file and record, or with ``on_error="skip"`` an
+entry of ``skipped`` while the rest is scored. No torch import here.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from lamm.bench.metrics2d import METRICS_2D, Context, Item, Outcome
+from lamm.bench.metrics3d import METRICS_3D
+from lamm.formats import FormatError, load_benchmark, media_file, read_answers
+from lamm.formats.answers import answer_path, check_answer
+from lamm.formats.benchmark import meta_path
+from lamm.protocol.datasets import DatasetSpec, datasets_2d, find_dataset
+
+PROTOCOLS = ("lamm", "lamm-v1")
+METRICS = {**METRICS_2D, **METRICS_3D}
+
+
+# ------------------------------------------------------------------------------------------------ images
+
+
+def _tail_ok(path: str, fmt: str | None) -> bool:
+    """Cheap end-marker check (JPEG EOI, PNG IEND): a full decode costs ~ms per image."""
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        fh.seek(max(0, fh.tell() - 12))
+        tail = fh.read()
+    if fmt == "JPEG":
+        return tail.endswith(b"\xff\xd9")
+    if fmt == "PNG":
+        return tail.endswith(b"IEND\xaeB`\x82")
+    return False
+
+
+@cache
+def image_size(path: str) -> tuple[int, int]:
+    """(width, height) as the official ``PIL.Image.open(...).size``; OSError if the file is missing,
+    unreadable or truncated. Files whose end marker is intact skip the full decode; others are decoded."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        if not _tail_ok(path, im.format):
+            im.load()  # raises on truncated data (PIL's LOAD_TRUNCATED_IMAGES is left off)
+        return im.size
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def resolve_spec(spec: DatasetSpec | str, mode: str = "common") -> DatasetSpec:
+    return spec if isinstance(spec, DatasetSpec) else find_dataset(spec, mode)
+
+
+def read_answer_file(path: str | Path, spec: DatasetSpec) -> list[dict[str, Any]]:
+    """The answers of one dataset (``.json``, ``.jsonl`` or a folder + official name), unvalidated:
+    per-record problems are reported by :func:`score_dataset` (error or skip)."""
+    return read_answers(path, spec, validate=False)
+
+
+def _finite(x: Any) -> Any:
+    return None if isinstance(x, float) and not math.isfinite(x) else x
+
+
+def _versions() -> dict[str, str]:
+    import nltk
+
+    from lamm import __version__
+    from lamm.bench import labels
+
+    v = {"lamm": __version__, "nltk": nltk.__version__}
+    if labels.wordnet.cache_info().currsize:
+        v.update(labels.wordnet_info())
+    return v
+
+
+# ------------------------------------------------------------------------------------------------- API
+
+
+def score_dataset(
+    benchmark_dir: str | Path,
+    spec: DatasetSpec | str,
+    answers: list[dict[str, Any]] | str | Path,
+    *,
+    protocol: str = "lamm",
+    on_error: str = "raise",
+) -> dict[str, Any]:
+    """Score one dataset. ``answers`` is a list of ``{"id", "text"}`` dicts in meta-file order, or a path
+    (answer file or folder). Returns ``{"dataset", "mode", "metric", "value", "n", "parse_failure_rate",
+    "skipped", ...extra numbers, "samples"}``; see docs/scoring.md for every metric and protocol."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; use one of {PROTOCOLS}")
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    spec = resolve_spec(spec)
+    metric = METRICS[(spec.name, spec.mode)]
+    skip = on_error == "skip"
+    meta = meta_path(benchmark_dir, spec)
+    if isinstance(answers, (str, Path)):
+        src: str = str(answer_path(answers, spec))
+        answers = read_answer_file(answers, spec)
+    else:
+        src = "<answers>"
+    records = load_benchmark(benchmark_dir, spec)
+    skipped: list[dict[str, Any]] = []
+
+    def bad(err: FormatError, index: int, rid: Any) -> None:
+        if not skip:
+            raise err
+        skipped.append({"index": index, "id": rid, "reason": err.message, "file": err.path})
+
+    if len(records) != len(answers):
+        err = FormatError(
+            src,
+            f"{len(answers)} answers for {len(records)} records of {meta}; answers pair with records by "
+            "position (use --on-error skip to score the paired prefix)",
+        )
+        if not skip:
+            raise err
+        longer = records if len(records) > len(answers) else answers
+        for i in range(min(len(records), len(answers)), len(longer)):
+            rid = longer[i].id if longer is records else longer[i].get("id")
+            what = "answer" if longer is records else "meta record"
+            skipped.append({"index": i, "id": rid, "reason": f"no {what} at this position", "file": src})
+
+    items: list[Item] = []
+    n_bad = 0
+    for rec, ans in zip(records, answers):
+        i = rec.index
+        try:
+            check_answer(src, spec, i, ans)
+            if "id" in ans and str(ans["id"]) != rec.id:
+                raise FormatError(
+                    src, f"answer id {ans['id']!r} does not match meta record id {rec.id!r} (same position)",
+                    index=i, record_id=rec.id, field="id",
+                )  # fmt: skip
+            size = None
+            if spec.dim == "2d":
+                path = media_file(benchmark_dir, rec, source=meta)
+                try:
+                    size = image_size(str(path))
+                except (OSError, ValueError) as exc:
+                    what = "not found" if not path.exists() else f"unreadable ({exc})"
+                    raise FormatError(
+                        meta, f"image {path} {what}", index=i, record_id=rec.id, field="image"
+                    ) from None
+        except FormatError as err:
+            bad(err, i, rec.id)
+            n_bad += 1
+            continue
+        items.append(Item(i, rec.id, rec.raw, ans["text"], size))
+
+    if protocol == "lamm-v1":  # official denominators: meta length / answer length (§7.11)
+        ctx = Context(protocol, len(records) - n_bad, len(answers) - n_bad)
+    else:
+        ctx = Context(protocol, len(items), len(items))
+    out: Outcome = metric(items, ctx)
+    fails = [r["failed"] for r in out.samples]
+    result: dict[str, Any] = {
+        "dataset": spec.name,
+        "mode": spec.mode,
+        "metric": out.metric,
+        "value": _finite(out.value),
+        "n": len(items),
+        "protocol": protocol,
+        "parse_failure_rate": sum(fails) / len(fails) if fails else None,
+        "skipped": skipped,
+        **{k: _finite(v) for k, v in out.extra.items()},
+        "n_meta": len(records),
+        "n_answers": len(answers),
+        "meta_file": str(meta),
+        "answers": src,
+        "versions": _versions(),
+        "samples": [{k: _finite(v) for k, v in r.items()} for r in out.samples],
+    }
+    return result
+
+
+def score_all(
+    benchmark_dir: str | Path,
+    answers_dir: str | Path,
+    mode: str = "locating",
+    *,
+    protocol: str = "lamm",
+    on_error: str = "raise",
+) -> dict[str, Any]:
+    """Every 2D dataset of ``mode`` from a folder of official answer files.
+
+    For ``locating`` the overall binary metric is ``ACC = sum correct / sum total`` over VOC2012, LSP and
+    FSC147 (v1's list); ``acc_jul23`` is the same over VOC2012 + LSP (jul23 dropped FSC147).
+    """
+    per: dict[str, Any] = {}
+    skipped: list[dict[str, Any]] = []
+    for spec in datasets_2d(mode):
+        path = Path(answers_dir) / spec.answer_file
+        if not path.is_file() and on_error == "skip":
+            skipped.append(
+                {"dataset": spec.name, "reason": f"answer file {path} not found", "file": str(path)}
+            )
+            continue
+        res = score_dataset(benchmark_dir, spec, answers_dir, protocol=protocol, on_error=on_error)
+        per[spec.name] = res
+    result: dict[str, Any] = {
+        "dataset": "all",
+        "mode": mode,
+        "protocol": protocol,
+        "n": sum(r["n"] for r in per.values()),
+        "skipped": skipped + [dict(s, dataset=k) for k, r in per.items() for s in r["skipped"]],
+        "datasets": {k: {kk: vv for kk, vv in r.items() if kk != "samples"} for k, r in per.items()},
+    }
+    fails = [s["failed"] for r in per.values() for s in r["samples"]]
+    result["parse_failure_rate"] = sum(fails) / len(fails) if fails else None
+    if mode == "locating":
+        c = sum(r["correct"] for r in per.values())
+        t = sum(r["total"] for r in per.values())
+        cj = sum(r["correct"] for k, r in per.items() if k != "FSC147")
+        tj = sum(r["total"] for k, r in per.items() if k != "FSC147")
+        result.update(
+            metric="acc", value=c / t if t else None, correct=c, total=t,
+            acc_jul23=cj / tj if tj else None,
+        )  # fmt: skip
+    else:
+        result.update(metric="per-dataset", value=None)
+    result["samples"] = [dict(s, dataset=k) for k, r in per.items() for s in r["samples"]]
+    return result
