@@ -1,0 +1,200 @@
+"""LAMM-Mini 2D: official layout and schema, determinism, disjoint splits, gt agreeing with the pixels,
+and a perfect score for gt-derived (oracle) answers under the real scorers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import ndimage
+
+from lamm.data.mini import build_mini
+from lamm.data.mini import render2d as R
+from lamm.data.mini.oracle import oracle_answers
+from lamm.formats import load_benchmark, read_instruct
+from lamm.protocol.datasets import datasets_2d, find_dataset
+
+SIZE = 64
+OFFICIAL_2D = {
+    "Classification_CIFAR10.json", "Detection_VOC2012.json", "VQA_SQAimage.json", "VQA_AI2D.json",
+    "Caption_flickr30k.json", "Fine-grained_Classification_UCMerced.json", "Counting_FSC147.json",
+    "OCR_SVT.json", "Facial_Classification_CelebA(Smile).json", "Facial_Classification_CelebA(Hair).json",
+    "Keypoints_Detection_LSP.json", "Locating_VOC2012.json", "Locating_LSP.json", "Locating_FSC147.json",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("mini") / "a"
+    build_mini(out, seed=3, train=5, test=8, image_size=SIZE, with_3d=False, progress=False)
+    return out
+
+
+def _meta_bytes(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.glob("*/meta_file/*.json"))}
+
+
+def _img(root: Path, rel: str) -> np.ndarray:
+    return np.asarray(Image.open(root / rel).convert("RGB"))
+
+
+def test_official_files_and_determinism(world: Path, tmp_path: Path) -> None:
+    names = {p.name for p in (world / "2D_Benchmark" / "meta_file").iterdir()}
+    assert names == OFFICIAL_2D
+    instruct = {p.name for p in (world / "2D_Instruct" / "meta_file").iterdir()}
+    assert instruct == {
+        "daily_dialogue_5.json", "factual_knowledge_dialogue_5.json", "detailed_description_5.json",
+        "vision_task_dialogue_50.json", "LAMM_instruct_65.json",
+    }  # fmt: skip
+    again = tmp_path / "b"
+    build_mini(again, seed=3, train=5, test=8, image_size=SIZE, with_3d=False, progress=False)
+    assert _meta_bytes(again) == _meta_bytes(world)
+    img = "2D_Benchmark/voc2012_images/voc2012_00003.png"
+    assert (again / img).read_bytes() == (world / img).read_bytes()
+    other = tmp_path / "c"
+    build_mini(other, seed=4, train=5, test=8, image_size=SIZE, with_3d=False, progress=False)
+    a, b = _meta_bytes(other), _meta_bytes(world)
+    assert a.keys() == b.keys() and all(a[k] != b[k] for k in a)
+    manifest = json.loads((world / "lamm_mini.json").read_text())
+    assert manifest["instruct_2d"] == "2D_Instruct/meta_file/LAMM_instruct_65.json"
+
+
+def test_record_independent_of_counts(world: Path, tmp_path: Path) -> None:
+    """Record i is the same whatever --test/--train is: its seed depends only on (seed, split, dataset, i)."""
+    small = tmp_path / "s"
+    build_mini(small, seed=3, train=2, test=3, image_size=SIZE, with_3d=False, progress=False)
+    a = json.loads((small / "2D_Benchmark/meta_file/Counting_FSC147.json").read_text())
+    b = json.loads((world / "2D_Benchmark/meta_file/Counting_FSC147.json").read_text())
+    assert a == b[:3]
+
+
+def test_schema_and_images(world: Path) -> None:
+    bench = world / "2D_Benchmark"
+    for spec in datasets_2d():
+        recs = load_benchmark(bench, spec)
+        assert len(recs) == 8
+        for rec in recs:
+            with Image.open(bench / rec.media) as im:
+                assert im.size == (SIZE, SIZE)
+    instruct = world / "2D_Instruct"
+    types = set()
+    for f in (instruct / "meta_file").iterdir():
+        for s in read_instruct(f):
+            assert s.conversations[0]["value"].startswith("<image>\n")
+            assert (instruct / s.media).is_file()
+            types.add(s.task_type)
+    assert types == {
+        "conversation", "commomsenseqa", "description", "classification", "detection", "counting", "VQA",
+        "keypoint_detection",
+    }  # fmt: skip
+    multi = [
+        s for s in read_instruct(instruct / "meta_file/daily_dialogue_5.json") if len(s.conversations) > 2
+    ]
+    assert multi, "daily dialogue is multi-turn"
+
+
+def test_train_test_disjoint(world: Path) -> None:
+    def hashes(root: Path) -> set[str]:
+        return {
+            hashlib.sha1(_img(root, str(p.relative_to(root))).tobytes()).hexdigest()
+            for p in root.rglob("*.png")
+        }
+
+    test_h, train_h = hashes(world / "2D_Benchmark"), hashes(world / "2D_Instruct")
+    assert len(test_h) == 14 * 8 and len(train_h) == 13 * 5
+    assert not test_h & train_h
+
+
+def _background(arr: np.ndarray) -> np.ndarray:
+    flat = arr.reshape(-1, 3)
+    vals, counts = np.unique(flat, axis=0, return_counts=True)
+    return vals[counts.argmax()]
+
+
+def test_boxes_cover_the_drawn_shapes(world: Path) -> None:
+    bench = world / "2D_Benchmark"
+    for name in ("VOC2012",):
+        for rec in load_benchmark(bench, find_dataset(name)):
+            arr = _img(bench, rec.media)
+            fg = (arr != _background(arr)).any(-1)
+            covered = np.zeros_like(fg)
+            for obj in rec["object"]:
+                x1, y1, x2, y2 = (round(v * SIZE) for v in obj["bbox"])
+                covered[y1:y2, x1:x2] = True
+                box = fg[y1:y2, x1:x2]
+                # tight: the shape touches all four sides of its box
+                assert box[0].any() and box[-1].any() and box[:, 0].any() and box[:, -1].any()
+            assert not (fg & ~covered).any(), f"{rec.id}: drawn pixels outside every box"
+            assert all(o["label"] in R.SHAPES for o in rec["object"])
+
+
+def test_counts_and_points_match_pixels(world: Path) -> None:
+    bench = world / "2D_Benchmark"
+    for rec in load_benchmark(bench, find_dataset("FSC147")):
+        arr = _img(bench, rec.media)
+        fg = (arr != _background(arr)).any(-1)
+        _, n = ndimage.label(fg, structure=np.ones((3, 3)))
+        assert n == rec["num"] and 1 <= n <= 6
+    for rec in load_benchmark(bench, find_dataset("FSC147", "locating")):
+        arr = _img(bench, rec.media)
+        fg = (arr != _background(arr)).any(-1)
+        labels, n = ndimage.label(fg, structure=np.ones((3, 3)))
+        hit = {labels[int(y), int(x)] for x, y in rec["points"]}
+        assert n == len(rec["points"]) and hit == set(range(1, n + 1)), rec.id
+
+
+def test_lsp_joints_inside_and_on_the_figure(world: Path) -> None:
+    bench = world / "2D_Benchmark"
+    on_limb = total = 0
+    for mode in ("common", "locating"):
+        for rec in load_benchmark(bench, find_dataset("LSP", mode)):
+            arr = _img(bench, rec.media)
+            bg = arr[0, 0]
+            for x, y, v in rec["gt_joints"]:
+                assert 0 <= x < SIZE and 0 <= y < SIZE and v == 1
+                total += 1
+                on_limb += bool((arr[int(round(y)), int(round(x))] != bg).any())
+    assert on_limb == total
+
+
+def test_vqa_and_other_gt_fields(world: Path) -> None:
+    bench = world / "2D_Benchmark"
+    for name in ("SQAimage", "AI2D"):
+        for rec in load_benchmark(bench, find_dataset(name)):
+            ch = rec["gt_choices"]
+            assert 2 <= len(ch) <= 5 and len(set(ch)) == len(ch)
+            opts = " ".join(f"({'ABCDE'[i]}) {c}" for i, c in enumerate(ch))
+            assert rec.query.endswith(f" \nOptions: {opts}\n")
+    smile = [r["attr"] for r in load_benchmark(bench, find_dataset("CelebA(Smile)"))]
+    assert set(smile) <= {"1", "-1"}
+    hair = [r["attr"] for r in load_benchmark(bench, find_dataset("CelebA(Hair)"))]
+    assert set(hair) <= {"black", "blond", "brown", "gray"}
+    assert all("{}" in r.query for r in load_benchmark(bench, find_dataset("LSP")))
+    caps = load_benchmark(bench, find_dataset("flickr30k"))
+    assert all(len(r["sentences"]) == 5 for r in caps)
+
+
+def test_oracle_answers_score_perfectly(world: Path) -> None:
+    """gt-derived C4 responses get full marks from the real scorers: labels match WordNet, numbers parse."""
+    from lamm.bench.score import score_dataset
+
+    bench = world / "2D_Benchmark"
+    for spec in datasets_2d():
+        res = score_dataset(bench, spec, oracle_answers(bench, spec))
+        want = {"mae": 0.0, "bleu4": 100.0}.get(res["metric"], 1.0)
+        assert res["value"] == pytest.approx(want), (spec.key, res["metric"], res["value"])
+        assert res["parse_failure_rate"] == 0.0
+
+
+def test_labels_distinguishable_by_the_official_matcher() -> None:
+    """Each class name is matched by its own canonical answer and by no other class's."""
+    from lamm.bench.labels import classification_acc
+
+    for classes, fmt in ((R.SHAPES, "The category is {}."), (tuple(R.HAIR), "The hair color is {}.")):
+        for gt in classes:
+            for other in classes:
+                assert classification_acc(gt, fmt.format(other)) == (gt == other), (gt, other)
