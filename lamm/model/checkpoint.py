@@ -1,0 +1,342 @@
+"""Checkpoints: trainable weights as safetensors + a manifest that pins the base models.
+
+A checkpoint folder holds ``model.safetensors`` (only parameters with ``requires_grad``: projector,
+LoRA A/B, unfrozen parts), ``config.json`` (the resolved ModelConfig), ``manifest.json`` (base LLM and
+encoder with fingerprints of their weight files, tokenizer hash, template, versions) and the tokenizer.
+Loading onto a base whose fingerprint differs is refused unless ``force`` (the official code silently
+loaded deltas onto the wrong Vicuna). The trainer adds its own optimizer/scheduler/RNG files beside these.
+
+Interop: ``export_official`` / ``import_official`` convert to and from the official LAMM
+``pytorch_model.pt`` key layout (LAMM_FORMATS §5.5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+import lamm
+from lamm.model.config import ModelConfig
+from lamm.model.template import get_template
+
+WEIGHTS_FILE = "model.safetensors"
+MANIFEST_FILE = "manifest.json"
+CONFIG_FILE = "config.json"
+TOKENIZER_DIR = "tokenizer"
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
+_SAMPLE_CHUNKS, _CHUNK = 16, 1 << 20
+
+
+class CheckpointError(ValueError):
+    """A checkpoint does not fit the model/base it is loaded on (names the folder and what differs)."""
+
+
+# ------------------------------------------------------------------------------------------ fingerprints
+def _resolve_local(path_or_id: str, revision: str | None = None) -> Path | None:
+    """A local folder for a path or an already-downloaded hub id (never downloads)."""
+    p = Path(path_or_id).expanduser()
+    if p.exists():
+        return p
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(path_or_id, revision=revision, local_files_only=True))
+    except Exception:  # not cached / not a hub id: no fingerprint, revision only
+        return None
+
+
+def _file_digest(f: Path) -> str:
+    """SHA-256 of size + 16 evenly spaced 1 MiB chunks: a full hash of files up to 16 MiB, and for
+    multi-GB shards a fingerprint that still differs between any two differently trained models."""
+    size = f.stat().st_size
+    h = hashlib.sha256(str(size).encode())
+    with open(f, "rb") as fh:
+        if size <= _SAMPLE_CHUNKS * _CHUNK:
+            h.update(fh.read())
+        else:
+            step = (size - _CHUNK) // (_SAMPLE_CHUNKS - 1)
+            for i in range(_SAMPLE_CHUNKS):
+                fh.seek(i * step)
+                h.update(fh.read(_CHUNK))
+    return h.hexdigest()
+
+
+_FP_CACHE: dict[tuple[str, float], str] = {}
+
+
+def weights_fingerprint(path_or_id: str, revision: str | None = None) -> str | None:
+    """Fingerprint of a model's weight files (None when the weights are not on this machine)."""
+    root = _resolve_local(path_or_id, revision)
+    if root is None:
+        return None
+    files = sorted(f for f in root.rglob("*") if f.is_file() and f.name.endswith(_WEIGHT_SUFFIXES))
+    if not files:
+        return None
+    key = (str(root.resolve()), max(f.stat().st_mtime for f in files))
+    if key not in _FP_CACHE:
+        h = hashlib.sha256()
+        for f in files:
+            h.update(f.relative_to(root).as_posix().encode() + b"\0" + _file_digest(f).encode())
+        _FP_CACHE[key] = h.hexdigest()
+    return _FP_CACHE[key]
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """SHA-256 of the tokenizer's full definition (vocab, merges, added tokens)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    text = backend.to_str() if backend is not None else json.dumps(sorted(tokenizer.get_vocab().items()))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    import peft
+    import transformers
+
+    return {
+        "lamm": lamm.__version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+    }
+
+
+def build_manifest(model, tokenizer=None) -> dict[str, Any]:
+    cfg: ModelConfig = model.config
+    enc = cfg.encoder
+    enc_path = enc.get("path")
+    tpl = get_template(cfg.template)
+    return {
+        "format": "lamm-checkpoint",
+        "format_version": 1,
+        "base_llm": {
+            "path": cfg.llm,
+            "revision": cfg.llm_revision,
+            "fingerprint": weights_fingerprint(cfg.llm, cfg.llm_revision),
+        },
+        "encoder": {
+            "type": enc.get("type"),
+            "path": enc_path,
+            "revision": enc.get("revision"),
+            "fingerprint": weights_fingerprint(enc_path, enc.get("revision")) if enc_path else None,
+        },
+        "tokenizer": {
+            "path": cfg.tokenizer or cfg.llm,
+            "fingerprint": tokenizer_fingerprint(tokenizer) if tokenizer is not None else None,
+        },
+        "template": {"name": tpl.name, "version": tpl.version},
+        "num_media_tokens": cfg.num_media_tokens,
+        "projector": cfg.projector,
+        "lora": None if cfg.lora is None else cfg.to_dict()["lora"],
+        "versions": _versions(),
+    }
+
+
+# ------------------------------------------------------------------------------------------ save/load
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", "utf-8")
+    os.replace(tmp, path)
+
+
+def save_trainable(model, directory: str | Path, tokenizer=None) -> Path:
+    """Write trainable weights (safetensors), resolved config and manifest (and the tokenizer if given)."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.trainable_state_dict().items()}
+    tmp = out / (WEIGHTS_FILE + ".tmp")
+    save_file(state, str(tmp), metadata={"format": "pt", "lamm": lamm.__version__})
+    os.replace(tmp, out / WEIGHTS_FILE)
+    _write_json(out / CONFIG_FILE, model.config.to_dict())
+    manifest = build_manifest(model, tokenizer)
+    manifest["weights"] = {
+        "file": WEIGHTS_FILE,
+        "num_tensors": len(state),
+        "num_params": sum(v.numel() for v in state.values()),
+    }
+    _write_json(out / MANIFEST_FILE, manifest)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(str(out / TOKENIZER_DIR))
+    return out
+
+
+def _apply_state(
+    model, state: dict[str, torch.Tensor], where: str, *, allow_missing: bool, allow_unexpected: bool
+) -> dict[str, list[str]]:
+    """Copy ``state`` into the model's trainable parameters; report missing/unexpected/shape errors."""
+    params = dict(model.named_parameters())
+    trainable = {n for n, p in params.items() if p.requires_grad}
+    missing = sorted(trainable - set(state))
+    unexpected = sorted(k for k in state if k not in params)
+    bad_shape = sorted(
+        f"{k}: {tuple(state[k].shape)} vs {tuple(params[k].shape)}"
+        for k in state
+        if k in params and state[k].shape != params[k].shape
+    )
+    problems = []
+    if bad_shape:
+        problems.append(f"{len(bad_shape)} shape mismatches: {bad_shape[:5]}")
+    if missing and not allow_missing:
+        problems.append(
+            f"{len(missing)} missing keys (model trains them, checkpoint lacks them): {missing[:5]}"
+        )
+    if unexpected and not allow_unexpected:
+        problems.append(f"{len(unexpected)} unexpected keys (not in this model): {unexpected[:5]}")
+    if problems:
+        raise CheckpointError(f"{where}: " + "; ".join(problems))
+    with torch.no_grad():
+        for k, v in state.items():
+            if k in params:
+                params[k].copy_(v.to(params[k].dtype))
+    return {"missing": missing, "unexpected": unexpected}
+
+
+def load_trainable(
+    model, directory: str | Path, *, allow_missing: bool = False, allow_unexpected: bool = False
+) -> dict[str, list[str]]:
+    """Load ``model.safetensors`` of a checkpoint into ``model`` (same architecture). Returns the
+    missing/unexpected key lists (non-empty only when allowed)."""
+    f = Path(directory) / WEIGHTS_FILE
+    if not f.is_file():
+        raise CheckpointError(f"{directory}: no {WEIGHTS_FILE}")
+    return _apply_state(
+        model, load_file(str(f)), str(f), allow_missing=allow_missing, allow_unexpected=allow_unexpected
+    )
+
+
+def read_manifest(directory: str | Path) -> dict[str, Any]:
+    f = Path(directory) / MANIFEST_FILE
+    if not f.is_file():
+        raise CheckpointError(f"{directory}: no {MANIFEST_FILE}; not a lamm checkpoint")
+    return json.loads(f.read_text("utf-8"))
+
+
+def check_base(manifest: dict[str, Any], config: ModelConfig, where: str) -> list[str]:
+    """Differences between the bases recorded in ``manifest`` and those ``config`` points at."""
+    diffs = []
+    rec = manifest["base_llm"]
+    now = weights_fingerprint(config.llm, config.llm_revision)
+    if rec.get("fingerprint") and now and rec["fingerprint"] != now:
+        diffs.append(
+            f"base LLM {config.llm!r} (fingerprint {now[:12]}) is not the one trained on: "
+            f"{rec['path']!r} (fingerprint {rec['fingerprint'][:12]})"
+        )
+    elif rec.get("revision") and config.llm_revision and rec["revision"] != config.llm_revision:
+        diffs.append(f"base LLM revision {config.llm_revision!r} != trained-on {rec['revision']!r}")
+    enc = manifest.get("encoder") or {}
+    path = config.encoder.get("path")
+    now = weights_fingerprint(path, config.encoder.get("revision")) if path else None
+    if enc.get("fingerprint") and now and enc["fingerprint"] != now:
+        diffs.append(
+            f"encoder {path!r} (fingerprint {now[:12]}) is not the one trained on: "
+            f"{enc['path']!r} (fingerprint {enc['fingerprint'][:12]})"
+        )
+    tpl = manifest.get("template", {})
+    if tpl.get("name") != config.template:
+        diffs.append(f"template {config.template!r} != trained-on {tpl.get('name')!r}")
+    return diffs
+
+
+def load_checkpoint(
+    directory: str | Path,
+    *,
+    base_llm: str | None = None,
+    base_encoder: str | None = None,
+    force: bool = False,
+    allow_missing: bool = False,
+    allow_unexpected: bool = False,
+    device: str | torch.device | None = None,
+):
+    """Rebuild the model from its bases (those recorded, or ``base_llm``/``base_encoder`` instead) and
+    load the trained weights. Returns ``(LAMMModel, tokenizer)``.
+
+    Refuses (CheckpointError) when a base or the tokenizer differs from the one trained on, unless
+    ``force``.
+    """
+    from lamm.model.lamm_model import build_model, load_tokenizer
+
+    d = Path(directory)
+    manifest = read_manifest(d)
+    data = json.loads((d / CONFIG_FILE).read_text("utf-8"))
+    config = ModelConfig.from_dict(data)
+    if base_llm is not None:
+        if config.tokenizer in (None, config.llm):
+            config.tokenizer = None
+        config.llm = base_llm
+    if base_encoder is not None:
+        config.encoder = {**config.encoder, "path": base_encoder}
+    diffs = check_base(manifest, config, str(d))
+    tokenizer = load_tokenizer(config)
+    tok_fp = manifest["tokenizer"].get("fingerprint")
+    if tok_fp and tokenizer_fingerprint(tokenizer) != tok_fp:
+        diffs.append(f"tokenizer of {config.tokenizer or config.llm!r} differs from the one trained with")
+    if diffs and not force:
+        raise CheckpointError(
+            f"{d}: refusing to load on a different base: "
+            + "; ".join(diffs)
+            + " (pass force=True / --force to load anyway)"
+        )
+    model, tokenizer = build_model(config, tokenizer=tokenizer)
+    load_trainable(model, d, allow_missing=allow_missing, allow_unexpected=allow_unexpected)
+    if device is not None:
+        model.to(device)
+    model.eval()
+    return model, tokenizer
+
+
+# ------------------------------------------------------------------------------------------ official interop
+def _to_official_key(key: str) -> str:
+    if key.startswith("projector."):
+        return "llama_proj." + key[len("projector.") :]
+    if key.startswith("llm."):
+        return "llama_model." + key[len("llm.") :]
+    raise CheckpointError(f"parameter {key!r} has no place in the official LAMM layout")
+
+
+def _from_official_key(key: str) -> str:
+    if key.startswith("llama_proj."):
+        return "projector." + key[len("llama_proj.") :]
+    if key.startswith("llama_model."):
+        key = "llm." + key[len("llama_model.") :]
+        # peft < 0.4 could name LoRA weights without the adapter name
+        for ab in ("lora_A", "lora_B"):
+            key = key.replace(f".{ab}.weight", f".{ab}.default.weight")
+        return key
+    return key  # reported as unexpected
+
+
+def _check_official_compatible(model) -> None:
+    if model.config.lora is None:
+        raise CheckpointError("the official layout holds LoRA deltas; this model is fully fine-tuned")
+    if model.config.projector != "linear":
+        raise CheckpointError(f"the official layout has a linear projector, not {model.config.projector!r}")
+
+
+def export_official(model, path: str | Path) -> Path:
+    """Write the trainable weights as an official LAMM delta ``pytorch_model.pt`` (projector + LoRA)."""
+    _check_official_compatible(model)
+    state = {_to_official_key(k): v.detach().cpu().clone() for k, v in model.trainable_state_dict().items()}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+    return path
+
+
+def import_official(
+    model, path: str | Path, *, allow_missing: bool = False, allow_unexpected: bool = False
+) -> dict[str, list[str]]:
+    """Load an official LAMM delta checkpoint into ``model`` (built on the matching base with LoRA and a
+    linear projector). ``torch.load(weights_only=True)``: no code in the file is ever run."""
+    _check_official_compatible(model)
+    raw = torch.load(str(path), map_location="cpu", weights_only=True)
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{path}: expected a dict of tensors, got {type(raw).__name__}")
+    state = {_from_official_key(k): v for k, v in raw.items()}
+    return _apply_state(
+        model, state, str(path), allow_missing=allow_missing, allow_unexpected=allow_unexpected
+    )

@@ -1,0 +1,203 @@
+"""LAMMModel on tiny random bases: media splicing, packing masks, overfitting, encoder preprocessing."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+from model_helpers import tiny_config, write_png
+from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+from lamm.formats.errors import FormatError
+from lamm.model.encoders import build_encoder
+from lamm.model.lamm_model import block_causal_mask, build_model
+from lamm.model.template import IGNORE_INDEX, encode_sample
+
+K = 16  # media tokens of the tiny config
+
+CONVS = [
+    [
+        {"from": "human", "value": "<image>\nWhat is in the image?"},
+        {"from": "gpt", "value": "A cat sitting on a mat."},
+    ],
+    [
+        {"from": "human", "value": "How many dogs are there?"},
+        {"from": "gpt", "value": "There are 3 dogs."},
+        {"from": "human", "value": "Where is the chair?"},
+        {"from": "gpt", "value": "The chair is at the left of the room."},
+    ],
+]
+
+
+@pytest.fixture(scope="module")
+def built():
+    torch.manual_seed(0)
+    return build_model(tiny_config())
+
+
+def encode(tok, conv):
+    return encode_sample(conv, "normal", tok, num_media_tokens=K, use_system=False)
+
+
+def test_media_embeddings_land_at_media_positions(built):
+    model, tok = built
+    model.eval()
+    # one padded batch of 2 samples, and one packed row carrying both samples
+    a, b = (encode(tok, c) for c in CONVS)
+    media = torch.randn(2, 3, 32, 32)
+    ids = torch.tensor([a.input_ids + b.input_ids])
+    with torch.no_grad():
+        embeds = model.embed(ids, media)
+        feats = model.projector(model.encoder(media))  # [2, K, H]
+        tok_emb = model.base_llm.get_input_embeddings()(ids)
+    where = (ids == model.media_token_id)[0]
+    assert int(where.sum()) == 2 * K
+    assert torch.equal(embeds[0, where], feats.reshape(2 * K, -1))
+    assert torch.equal(embeds[0, ~where], tok_emb[0, ~where])
+    # the first item's features land in the first sample's slots (row-major order)
+    first = a.input_ids.index(model.media_token_id)
+    assert torch.equal(embeds[0, first : first + K], feats[0])
+    with pytest.raises(ValueError, match="media items"):
+        model.embed(ids, media[:1])
+    with pytest.raises(ValueError, match="no media"):
+        model.embed(ids, None)
+
+
+def _per_sample_loss_sums(logits, labels):
+    lp = torch.log_softmax(logits[:, :-1].double(), -1)
+    lab = labels[:, 1:]
+    keep = lab != IGNORE_INDEX
+    tok_lp = lp.gather(-1, lab.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return -(tok_lp * keep).sum(-1), keep
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_packed_4d_mask_equals_separate_samples(attn):
+    torch.manual_seed(0)
+    model, tok = build_model(tiny_config(attn_implementation=attn))
+    model.eval()
+    a, b = (encode(tok, c) for c in CONVS)
+    media = torch.randn(2, 3, 32, 32)
+    pad = 5
+    ids = torch.tensor([a.input_ids + b.input_ids + [tok.pad_token_id] * pad])
+    labels = torch.tensor([a.labels + b.labels + [IGNORE_INDEX] * pad])
+    seg = torch.tensor([[0] * len(a) + [1] * len(b) + [2] * pad])
+    pos = torch.tensor([list(range(len(a))) + list(range(len(b))) + list(range(pad))])
+    with torch.no_grad():
+        packed = model(
+            ids, labels=labels, attention_mask=block_causal_mask(seg), position_ids=pos, media=media
+        )
+        sep = [
+            model(torch.tensor([s.input_ids]), labels=torch.tensor([s.labels]), media=media[i : i + 1])
+            for i, s in enumerate((a, b))
+        ]
+        # also: no mask, restarting position_ids -> transformers detects packing itself
+        nomask = model(ids, labels=labels, position_ids=pos, media=media)
+    assert not torch.isnan(packed.logits).any()
+    la, lb = len(a), len(b)
+    torch.testing.assert_close(packed.logits[0, :la], sep[0].logits[0], atol=1e-5, rtol=0)
+    torch.testing.assert_close(packed.logits[0, la : la + lb], sep[1].logits[0], atol=1e-5, rtol=0)
+    # per-sample loss: same as each sample alone
+    sums, keep = _per_sample_loss_sums(packed.logits, labels)
+    s = keep[0].cumsum(0)
+    n_a = int(s[la - 2])  # supervised targets predicted from positions < la-1
+    total_a = float(sep[0].loss) * int(sep[0].num_loss_tokens)
+    total_b = float(sep[1].loss) * int(sep[1].num_loss_tokens)
+    assert n_a == int(sep[0].num_loss_tokens)
+    assert abs(float(packed.loss) * int(packed.num_loss_tokens) - (total_a + total_b)) < 1e-4
+    mean_sep = (total_a + total_b) / (int(sep[0].num_loss_tokens) + int(sep[1].num_loss_tokens))
+    assert abs(float(packed.loss) - mean_sep) < 1e-5
+    assert abs(float(nomask.loss) - float(packed.loss)) < 1e-5
+
+
+def test_fixed_batch_overfits():
+    torch.manual_seed(0)
+    model, tok = build_model(tiny_config())
+    model.train()
+    encs = [encode(tok, c) for c in CONVS]
+    t = max(len(e) for e in encs)
+    ids = torch.tensor([e.input_ids + [tok.pad_token_id] * (t - len(e)) for e in encs])
+    labels = torch.tensor([e.labels + [IGNORE_INDEX] * (t - len(e)) for e in encs])
+    mask = torch.tensor([[1] * len(e) + [0] * (t - len(e)) for e in encs])
+    media = torch.randn(2, 3, 32, 32)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-3)
+    losses = []
+    for _ in range(30):
+        loss = model(ids, labels=labels, attention_mask=mask, media=media).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.1 * losses[0], losses
+
+
+def test_trainable_sets_and_gradient_checkpointing():
+    torch.manual_seed(0)
+    model, tok = build_model(tiny_config(lora=True))
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert names and all(".lora_" in n or n.startswith("projector.") for n in names)
+    assert any(n.startswith("projector.") for n in names)
+    e = encode(tok, CONVS[0])
+    ids, labels, media = torch.tensor([e.input_ids]), torch.tensor([e.labels]), torch.randn(1, 3, 32, 32)
+    model.eval()  # no dropout, so both runs see the same function
+    ref = model(ids, labels=labels, media=media).loss
+    ref.backward()
+    g_ref = model.projector.weight.grad.clone()
+    model.zero_grad()
+    model.gradient_checkpointing_enable()
+    model.base_llm.train()
+    loss = model(ids, labels=labels, media=media).loss
+    loss.backward()
+    torch.testing.assert_close(loss, ref)
+    torch.testing.assert_close(model.projector.weight.grad, g_ref)
+    model.gradient_checkpointing_disable()
+
+
+def test_clip_preprocessor_matches_hf_and_names_bad_files(tmp_path):
+    enc = build_encoder(
+        {
+            "type": "clip",
+            "config": {
+                "image_size": 64,
+                "patch_size": 16,
+                "hidden_size": 32,
+                "intermediate_size": 64,
+                "num_hidden_layers": 1,
+                "num_attention_heads": 2,
+                "projection_dim": 8,
+            },
+        }
+    )
+    assert (enc.num_tokens, enc.hidden_size) == (16, 32)
+    pre = pickle.loads(pickle.dumps(enc.preprocessor()))
+    img = write_png(tmp_path / "a.png", 1, size=(80, 50))
+    x = pre(img)
+    hf = CLIPImageProcessorPil(size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64})
+    from PIL import Image
+
+    ref = hf(images=Image.open(img), return_tensors="pt")["pixel_values"][0]
+    assert x.shape == (3, 64, 64)
+    torch.testing.assert_close(x, ref, atol=1e-5, rtol=0)
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(FormatError, match="broken.jpg.*cannot read image"):
+        pre(bad)
+    # global feature: one projected token
+    g = build_encoder(
+        {
+            "type": "clip",
+            "feature": "global",
+            "config": {
+                "image_size": 64,
+                "patch_size": 16,
+                "hidden_size": 32,
+                "intermediate_size": 64,
+                "num_hidden_layers": 1,
+                "num_attention_heads": 2,
+                "projection_dim": 8,
+            },
+        }
+    )
+    assert g(x[None]).shape == (1, 1, 8)
+    assert enc(x[None]).shape == (1, 16, 32)
