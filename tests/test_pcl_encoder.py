@@ -239,9 +239,7 @@ def test_ulip_checkpoint_via_config_gives_identical_outputs(tmp_path):
     sd["module.text_projection"] = torch.zeros(3)
     sd["module.point_encoder.cls_head_finetune.weight"] = torch.zeros(3)
     torch.save({"state_dict": sd}, tmp_path / "ulip.pt")
-    dst = build_encoder(
-        {**TINY, "seed": 2, "weights": str(tmp_path / "ulip.pt"), "strict_weights": True}
-    ).eval()
+    dst = build_encoder({**TINY, "seed": 2, "path": str(tmp_path), "strict_weights": True}).eval()
     assert dst.load_report.fmt == "ulip" and dst.load_report.ok
     x = torch.rand(2, 256, 3)
     assert torch.equal(dst(x), src(x))

@@ -105,7 +105,8 @@ class PointCloudEncoderConfig:
     num_prompt_tokens: int = 0
     num_tokens: int | None = None  # tokens given to the projector (first ones); None -> num_groups
     # weights
-    weights: str | None = None
+    path: str | None = None  # pretrained weights: a file, or a folder holding exactly one weight file
+    revision: str | None = None  # unused (hub revisions); accepted so checkpoint code can pass it
     weights_format: str = "auto"  # "auto" | "lamm" | "pointbert" | "ulip" | "epcl"
     strict_weights: bool = False
     trainable: bool = False
@@ -505,15 +506,33 @@ class LoadReport:
         return "\n".join(lines)
 
 
+WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".ckpt")
+
+
+def weight_file(path: str | Path) -> Path:
+    """``path`` itself, or the single weight file in the folder ``path`` (a folder gets a fingerprint in
+    the checkpoint manifest, like any base model folder)."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(f for f in path.iterdir() if f.is_file() and f.name.endswith(WEIGHT_SUFFIXES))
+        if len(files) != 1:
+            raise FileNotFoundError(
+                f"point-cloud encoder weights: {path} must hold exactly one of {WEIGHT_SUFFIXES}, found "
+                f"{[f.name for f in files]}"
+            )
+        return files[0]
+    if not path.is_file():
+        raise FileNotFoundError(f"point-cloud encoder weights not found: {path}")
+    return path
+
+
 def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     """Tensors of a local ``.safetensors`` file or a ``torch.save`` file loaded with ``weights_only=True``.
 
     Nested checkpoints are unwrapped (``model``, ``state_dict``, ``base_model``). EPCL files carry an
     ``argparse.Namespace`` of training args; that one class is allowed, nothing else is unpickled.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"point-cloud encoder weights not found: {path}")
+    path = weight_file(path)
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
@@ -561,11 +580,15 @@ def load_pretrained(
 def build_pointcloud(cfg: dict[str, Any]) -> PointCloudEncoder:
     """cfg keys: see ``PointCloudEncoderConfig`` (``style`` "pointbert" | "epcl" sets the structure)."""
     conf = PointCloudEncoderConfig.from_dict(cfg)
+    if conf.path and "{" in conf.path:
+        raise ValueError(
+            f"model.encoder.path is the placeholder {conf.path!r}: set model.encoder.path=FILE_OR_FOLDER"
+        )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(conf.seed)
         enc = PointCloudEncoder(conf)
-    if conf.weights:
-        enc.load_report = load_pretrained(enc, conf.weights, conf.weights_format, strict=conf.strict_weights)
+    if conf.path:
+        enc.load_report = load_pretrained(enc, conf.path, conf.weights_format, strict=conf.strict_weights)
     if cfg.get("dtype"):
         from lamm.model.config import DTYPES
 
