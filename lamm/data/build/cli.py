@@ -1,0 +1,70 @@
+"""Build LAMM instruction data from a recipe: ``lamm data build RECIPE.yaml [--out DIR] [--limit N] [--resume]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("recipe", type=Path, help="recipe YAML (see examples/recipes/)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: runs/data/<recipe name>)")
+    p.add_argument("--limit", type=int, default=None, help="use at most N items per source (quick trials)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted build in --out")
+    p.add_argument(
+        "--generator", choices=("template", "llm"), default=None, help="override the recipe's generator"
+    )
+    p.add_argument(
+        "--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"
+    )
+    p.add_argument("--model", default=None, help="model name served by the endpoint")
+    p.add_argument("--concurrency", type=int, default=None, help="parallel LLM requests")
+    p.add_argument("--rpm", type=float, default=None, help="requests per minute limit")
+    p.add_argument("--tpm", type=float, default=None, help="tokens per minute limit")
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="LLM reply cache (default: OUT/cache); share it across builds",
+    )
+    p.add_argument("--no-progress", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lamm.data.build.pipeline import Builder
+    from lamm.data.build.recipe import load_recipe
+
+    recipe = load_recipe(args.recipe)
+    g = recipe.generator
+    for attr, value in (("type", args.generator), ("base_url", args.base_url), ("model", args.model),
+                        ("concurrency", args.concurrency), ("requests_per_minute", args.rpm),
+                        ("tokens_per_minute", args.tpm)):  # fmt: skip
+        if value is not None:
+            setattr(g, attr, value)
+    if args.limit is not None and args.limit < 1:
+        print("lamm data build: --limit must be >= 1", file=sys.stderr)
+        return 2
+    if g.type == "llm" and not g.model:
+        print(
+            "lamm data build: the llm generator needs --model (or generator.model in the recipe)",
+            file=sys.stderr,
+        )
+        return 2
+    out = args.out or Path("runs") / "data" / recipe.name
+    manifest = Builder(recipe, out, limit=args.limit, resume=args.resume, cache_dir=args.cache_dir,
+                       progress=not args.no_progress).run()  # fmt: skip
+    c, r = manifest["counts"], manifest["rejects"]
+    print(f"wrote {c['kept']} samples ({c['train']} train, {c['val']} val) to {out}/meta_file; "
+          f"{r['final']} rejected (see {out}/rejects.jsonl); manifest {out}/manifest.json")  # fmt: skip
+    print(json.dumps(c["by_task_type"]))
+    if manifest["llm_usage"]:
+        u = manifest["llm_usage"]
+        print(f"LLM: {u['requests']} requests, {u['cache_hits']} cache hits, {u['retries']} retries, "
+              f"{u['prompt_tokens']}+{u['completion_tokens']} tokens, cost {u['cost']}")  # fmt: skip
+    if r["api_failures_pending"]:
+        print(f"lamm data build: {r['api_failures_pending']} samples failed on the API; rerun with --resume to retry them",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    return 0
