@@ -298,3 +298,19 @@ def test_shape_mismatch_and_safetensors(tmp_path):
     with pytest.raises(ValueError, match="no tensor"):
         save_file({"x": torch.zeros(1)}, str(tmp_path / "junk.safetensors"))
         load_pretrained(colour, tmp_path / "junk.safetensors")
+
+
+@pytest.mark.parametrize("preset", ["tiny-3d", "lamm-13b-3d"])
+def test_3d_presets_encoder_sections(preset):
+    import yaml
+
+    from lamm.model.encoders.pointcloud import PointCloudEncoderConfig
+    from lamm.train.config import load_config, preset_path
+
+    cfg = load_config(preset_path(preset))
+    enc = PointCloudEncoderConfig.from_dict(cfg.model["encoder"])
+    assert enc.num_tokens == cfg.model["num_media_tokens"]
+    if preset == "lamm-13b-3d":  # the paper: EPCL, 256 tokens x 1024, 40,000 xyz points, frozen
+        raw = yaml.safe_load(preset_path(preset).read_text())
+        assert (enc.style, enc.num_tokens, enc.hidden_size, enc.num_points) == ("epcl", 256, 1024, 40000)
+        assert not enc.use_color and raw["model"]["freeze_encoder"] and raw["model"]["lora"]["r"] == 32
