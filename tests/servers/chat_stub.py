@@ -53,6 +53,7 @@ class ChatStub:
         self, *, latency: float = 0.0, faults: bool = False, stall_s: float = 1.0, reply=default_reply
     ):
         self.latency, self.faults, self.stall_s, self.reply = latency, faults, stall_s, reply
+        self.fail_status: int | None = None  # set to e.g. 500 to fail every request (an outage)
         self.lock = threading.Lock()
         self.requests = 0
         self.status = Counter()
@@ -121,6 +122,8 @@ class ChatStub:
         if self.latency:
             time.sleep(self.latency)
         mode = self.mode(key)
+        if self.fail_status:
+            return self._send(h, self.fail_status, b'{"error": {"message": "outage"}}')
         if attempt == 1 and mode == 0:
             return self._send(h, 429, b'{"error": {"message": "rate limited"}}', {"Retry-After": "0"})
         if attempt == 1 and mode == 1:

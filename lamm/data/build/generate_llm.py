@@ -14,7 +14,9 @@ from lamm.data.build.prompts import DESCRIBE_2D, DESCRIBE_3D, PROMPTS
 from lamm.data.build.sources import Item
 from lamm.data.build.validate import check_conversation
 
-ROLE = re.compile(r"^\s*[*#]*\s*(human|user|question|gpt|assistant|answer)\s*[*]*\s*:\s*(.*)$", re.IGNORECASE)
+ROLE = re.compile(
+    r"^\s*[*#]*\s*(human|user|question|gpt|assistant|answer)\s*[*]*\s*:\s*[*]*\s*(.*)$", re.IGNORECASE
+)
 HUMAN_ROLES = ("human", "user", "question")
 
 

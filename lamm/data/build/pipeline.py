@@ -288,27 +288,26 @@ class Builder:
     def _run_pool(self, jobs: list[Job], sw: _Lines, rw: _Lines, bar: tqdm) -> None:
         conc = self.recipe.generator.concurrency
         with ThreadPoolExecutor(conc, thread_name_prefix="llm") as ex:
-            pending: set = set()
+            inflight: set = set()
             it = iter(jobs)
             try:
                 while True:
-                    while len(pending) < 2 * conc and (job := next(it, None)) is not None:
-                        pending.add(ex.submit(self._llm_job, job))
-                    if not pending:
+                    while len(inflight) < 2 * conc and (job := next(it, None)) is not None:
+                        inflight.add(ex.submit(self._llm_job, job))
+                    if not inflight:
                         break
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    done, _ = wait(inflight, return_when=FIRST_COMPLETED)
                     for f in done:
-                        job, rec, reasons, final = f.result()
-                        self._record(sw, rw, job, rec, reasons, final, sync=True)
+                        self._record(sw, rw, *f.result(), sync=True)
+                        inflight.discard(f)
                         bar.update()
             except KeyboardInterrupt:
-                # keep what is in flight: those replies are paid for; then stop
-                for f in pending:
+                # keep what is in flight (those replies are paid for), then stop
+                for f in inflight:
                     f.cancel()
-                for f in pending:
+                for f in inflight:
                     if not f.cancelled():
-                        job, rec, reasons, final = f.result()
-                        self._record(sw, rw, job, rec, reasons, final, sync=True)
+                        self._record(sw, rw, *f.result(), sync=True)
                 raise
 
     # ------------------------------------------------------------------ outputs
