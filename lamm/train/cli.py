@@ -1,0 +1,98 @@
+"""Train a LAMM model from a YAML config or a preset (one process, torchrun, or DeepSpeed).
+
+Examples::
+
+    lamm train my_run.yaml train.lr=1e-4 data.packing=true
+    lamm train --preset tiny --data LAMM-Mini --out runs/tiny
+    torchrun --nproc_per_node 8 -m lamm.cli train --preset lamm-13b --data /data/LAMM --out runs/13b
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", nargs="?", help="YAML training config (or use --preset)")
+    parser.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. train.lr=1e-4")
+    parser.add_argument("--preset", help="a shipped config: tiny, lamm-7b, lamm-13b")
+    parser.add_argument("--data", help="data folder substituted for {data} in the config's file paths")
+    parser.add_argument("--out", help="output folder (overrides out_dir)")
+    parser.add_argument("--max-steps", type=int, help="train at most this many optimiser steps")
+    parser.add_argument(
+        "--resume", nargs="?", const="latest", default=None,
+        help="continue from the latest complete checkpoint under the output folder (or from PATH)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--stop-after", type=int, help="stop (with a checkpoint) after this many steps; the schedule still "
+        "spans the whole run, so --resume continues it exactly (for time-limited jobs)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--on-error", choices=["raise", "skip"], help="bad samples: stop (default) or skip+count"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def resolve_data_paths(cfg_files: list, data_dir: str | None) -> list:
+    """Substitute ``{data}`` and expand globs (sorted) in ``data.files`` paths."""
+    from lamm.train.config import ConfigError, DataFile
+
+    out = []
+    for f in cfg_files:
+        path = f.path
+        if "{data}" in path:
+            if not data_dir:
+                raise ConfigError(f"data file {path!r} needs --data DIR")
+            path = path.replace("{data}", str(Path(data_dir)))
+        root = f.root.replace("{data}", str(Path(data_dir))) if f.root and data_dir else f.root
+        matches = sorted(glob.glob(path)) if any(c in path for c in "*?[") else [path]
+        if not matches:
+            raise ConfigError(f"no instruction file matches {path!r}")
+        out += [DataFile(m, root, f.weight) for m in matches]
+    return out
+
+
+def build_config(args: argparse.Namespace):
+    from lamm.train.config import ConfigError, load_config, preset_path
+
+    overrides = list(args.overrides)
+    if args.preset and args.config:
+        if "=" not in args.config:
+            raise ConfigError("give either a config file or --preset, not both")
+        overrides.insert(0, args.config)  # `lamm train --preset tiny train.lr=1e-3`
+        source = preset_path(args.preset)
+    elif args.preset:
+        source = preset_path(args.preset)
+    elif args.config:
+        source = args.config
+    else:
+        raise ConfigError("lamm train needs a config file or --preset NAME")
+    if args.out:
+        overrides.append(f"out_dir={args.out}")
+    if args.max_steps is not None:
+        overrides.append(f"train.max_steps={args.max_steps}")
+    if args.on_error:
+        overrides.append(f"data.on_error={args.on_error}")
+    cfg = load_config(source, overrides)
+    cfg.data.files = resolve_data_paths(cfg.data.files, args.data)
+    return cfg
+
+
+def run(args: argparse.Namespace) -> int:
+    from lamm.train.config import ConfigError
+
+    try:
+        cfg = build_config(args)
+    except ConfigError as exc:
+        print(f"lamm train: error: {exc}")
+        return 2
+    from lamm.train.trainer import train
+
+    try:
+        train(cfg, resume=args.resume, stop_after=args.stop_after, progress=not args.quiet)
+    except ConfigError as exc:
+        print(f"lamm train: error: {exc}")
+        return 2
+    return 0
