@@ -59,9 +59,14 @@ def build_mini(
     image_size: int = 64,
     with_3d: bool = True,
     points: int = 2048,
+    train_3d: int | None = None,
     progress: bool = True,
 ) -> BuildSummary:
-    """Write LAMM-Mini under ``out``; same arguments -> byte-identical meta files."""
+    """Write LAMM-Mini under ``out``; same arguments -> byte-identical meta files.
+
+    ``train`` samples per 2D instruction task; 3D gets ``train_3d`` scenes (default ``train // 2``), each
+    giving one sample of every 3D scene task, plus as many single-object clouds (classification3d).
+    """
     if train < 1 or test < 1:
         raise ValueError(f"train and test must be >= 1, got train={train}, test={test}")
     if image_size < 32:
@@ -75,9 +80,13 @@ def build_mini(
         write_instruct_2d(out, seed=seed, n=train, size=image_size, avoid=test_hashes, progress=progress)
     )
     if with_3d:
-        from lamm.data.mini.build3d import write_world_3d
+        from lamm.data.mini.bench3d import write_benchmark_3d
+        from lamm.data.mini.instruct3d import write_instruct_3d
 
-        stats.merge(write_world_3d(out, seed=seed, train=train, test=test, points=points, progress=progress))
+        bench3, test3 = write_benchmark_3d(out, seed=seed, n=test, points=points, progress=progress)
+        stats.merge(bench3)
+        n3 = train_3d if train_3d is not None else max(1, train // 2)
+        stats.merge(write_instruct_3d(out, seed=seed, n=n3, points=points, avoid=test3, progress=progress))
     root = out.resolve()
     rel = [str(Path(f).resolve().relative_to(root)) for f in stats.files]
     summary = BuildSummary(
@@ -88,7 +97,7 @@ def build_mini(
     summary.seconds = time.perf_counter() - t0
     manifest = {
         "generator": "lamm-mini", "lamm_version": __version__, "seed": seed, "train": train, "test": test,
-        "image_size": image_size, "points": points if with_3d else None, "files": rel,
+        "image_size": image_size, "points": points if with_3d else None, "train_3d": train_3d, "files": rel,
         "records": summary.records, "instruct_2d": summary.instruct_2d, "instruct_3d": summary.instruct_3d,
     }  # fmt: skip
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

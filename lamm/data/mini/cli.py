@@ -13,6 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test", type=int, default=100, help="benchmark records per dataset file")
     parser.add_argument("--image-size", type=int, default=64, help="image side in pixels (default 64)")
     parser.add_argument("--points", type=int, default=2048, help="points per 3D scene/object (default 2048)")
+    parser.add_argument(
+        "--train-3d", type=int, default=None, help="3D training scenes (default: --train / 2)"
+    )
     parser.add_argument("--no-3d", action="store_true", help="skip the 3D world")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON line at the end")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -23,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
     summary = build_mini(
         args.out, seed=args.seed, train=args.train, test=args.test, image_size=args.image_size,
-        with_3d=not args.no_3d, points=args.points, progress=not args.quiet,
+        with_3d=not args.no_3d, points=args.points, train_3d=args.train_3d, progress=not args.quiet,
     )  # fmt: skip
     print(summary.text())
     if args.json:

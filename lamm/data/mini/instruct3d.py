@@ -1,0 +1,103 @@
+"""LAMM-Mini 3D instruction data in the official 3D schema (``pcl``, ``src_dataset``, ``src_id``).
+
+Each training scene gives one sample of every scene task (detection3d, VQA3d, visual_grounding3d,
+description3d, conversation3d), as the official 3D instructions reuse scenes; classification3d uses
+single-object clouds. Written to ``3D_Instruct/meta_file/LAMM_3dinstruct_<total>.json``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from lamm.data.c4 import c4_conversation, task_type
+from lamm.data.mini import world3d as W3
+from lamm.data.mini.common import Stats, count_label, pixels_hash, record_rng
+from lamm.formats.jsonio import write_json_official
+
+_DESC_QS = ["Describe this scene in detail.", "Give a detailed description of the point cloud.",
+            "What does this 3D scene look like? Describe it in detail."]  # fmt: skip
+
+
+def _qa(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
+    conv = []
+    for q, a in pairs:
+        conv += [{"from": "human", "value": q}, {"from": "gpt", "value": a}]
+    return conv
+
+
+def scene_samples(
+    index: int, seed: int, points: int, avoid: set[str] = frozenset()
+) -> tuple[list[dict], np.ndarray]:
+    """The five scene-task samples of training scene ``index`` and its point cloud."""
+    for attempt in range(100):
+        rng = record_rng(seed, "train", "instruct3d/scene", index, attempt)
+        objs, target, expr = W3.grounding_scene(rng)
+        pts = W3.scene_points(rng, objs, points)
+        if pixels_hash(pts) not in avoid:
+            break
+    sid = f"scene_{index:06d}"
+    pcl = f"scene_pcls/{sid}.npy"
+    convs = {
+        "detection3d": c4_conversation(
+            "detection3d", {"objects": [{"label": o.label, "bbox": o.bbox()} for o in objs]}, rng
+        ),
+        "VQA3d": c4_conversation("vqa3d", W3.scanqa_question(objs, rng), rng),
+        "visual_grounding3d": c4_conversation(
+            "grounding3d", {"expression": expr, "bbox": target.bbox()}, rng
+        ),
+        "description3d": _qa([(str(rng.choice(_DESC_QS)), W3.describe3d(objs))]),
+        "conversation3d": _qa(W3.conversation3d(objs, rng)),
+    }
+    recs = [
+        {
+            "id": f"{sid}_{t}",
+            "pcl": pcl,
+            "conversations": c,
+            "task_type": t,
+            "src_dataset": "lamm-mini",
+            "src_id": sid,
+        }
+        for t, c in convs.items()
+    ]
+    return recs, pts
+
+
+def object_sample(index: int, seed: int, points: int) -> tuple[dict, np.ndarray]:
+    rng = record_rng(seed, "train", "instruct3d/object", index)
+    label, color = str(rng.choice(W3.PRIMITIVES)), str(rng.choice(list(W3.COLORS3D)))
+    pts = W3.object_points(rng, label, color, points)
+    oid = f"object_{index:06d}"
+    conv = c4_conversation("classification3d", {"label": label}, rng)
+    rec = {"id": oid, "pcl": f"object_pcls/{oid}.npy", "conversations": conv, "task_type": task_type("classification3d"),
+           "src_dataset": "lamm-mini", "src_id": oid}  # fmt: skip
+    return rec, pts
+
+
+def write_instruct_3d(
+    out: str | Path, *, seed: int, n: int, points: int, avoid: set[str] = frozenset(), progress: bool = True
+) -> Stats:
+    """``n`` scenes (5 samples each) + ``n`` single objects -> one union file."""
+    root = Path(out) / "3D_Instruct"
+    stats = Stats()
+    records: list[dict] = []
+    with tqdm(total=2 * n, desc="3D instruct", unit="pcl", disable=not progress, leave=False) as bar:
+        for i in range(n):
+            scene_recs, scene_pts = scene_samples(i, seed, points, avoid)
+            obj_rec, obj_pts = object_sample(i, seed, points)
+            for recs, pts in ((scene_recs, scene_pts), ([obj_rec], obj_pts)):
+                path = root / recs[0]["pcl"]
+                path.parent.mkdir(parents=True, exist_ok=True)
+                np.save(path, pts, allow_pickle=False)
+                records += recs
+                stats.media += 1
+                bar.update()
+    for r in records:
+        stats.records[f"3D_Instruct/{r['task_type']}"] += 1
+    path = root / "meta_file" / f"LAMM_3dinstruct_{count_label(len(records))}.json"
+    order = np.random.default_rng([seed, 13]).permutation(len(records))
+    write_json_official(path, [records[i] for i in order])
+    stats.files.append(str(path))
+    return stats

@@ -1,0 +1,322 @@
+"""LAMM-Mini 3D scenes: primitive objects on a floor, as point clouds in the official ScanNet layout.
+
+Axes (as ``lamm.data.pointcloud``): metres, z up, floor at z = 0; seen from the viewer, +x is right and
++y is away (so "left of" = smaller x, "behind" = larger y). Objects are axis-aligned; their boxes are
+``[cx, cy, cz, dx, dy, dz]`` (centre, full extents), the official 3D box layout. Points are sampled
+uniformly on each primitive's surface (area-weighted), with Gaussian noise of ``NOISE`` metres, and
+stored as float32 N x 6 rows ``x, y, z, r, g, b`` with colours in 0..255.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from lamm.data.c4 import article
+
+PRIMITIVES: tuple[str, ...] = ("box", "sphere", "cylinder", "cone", "pyramid")
+COLORS3D: dict[str, tuple[int, int, int]] = {
+    "red": (210, 40, 40), "green": (40, 170, 60), "blue": (40, 70, 220),
+    "yellow": (235, 210, 40), "purple": (140, 50, 180), "orange": (240, 130, 30),
+}  # fmt: skip
+FLOOR_RGB = (128, 118, 105)
+ROOM = 2.0  # floor spans [-ROOM, ROOM] in x and y
+NOISE = 0.004
+
+
+@dataclass
+class Obj3D:
+    label: str
+    color: str
+    center: tuple[float, float, float]
+    extent: tuple[float, float, float]  # full sizes along x, y, z
+
+    def bbox(self) -> list[float]:
+        return [round(float(v), 3) for v in (*self.center, *self.extent)]
+
+    @property
+    def height(self) -> float:
+        return self.extent[2]
+
+    @property
+    def volume(self) -> float:
+        return self.extent[0] * self.extent[1] * self.extent[2]
+
+    def name(self) -> str:
+        return f"{self.color} {self.label}"
+
+
+# --------------------------------------------------------------------------- surface sampling
+def _triangles(rng: np.random.Generator, tris: np.ndarray, n: int) -> np.ndarray:
+    """n points uniformly on triangles ``tris`` [T, 3, 3] (area-weighted)."""
+    a, b, c = tris[:, 0], tris[:, 1], tris[:, 2]
+    area = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
+    idx = rng.choice(len(tris), size=n, p=area / area.sum())
+    u, v = rng.random(n), rng.random(n)
+    flip = u + v > 1
+    u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
+    return a[idx] + u[:, None] * (b[idx] - a[idx]) + v[:, None] * (c[idx] - a[idx])
+
+
+def _box_tris(dx: float, dy: float, dz: float) -> np.ndarray:
+    x, y, z = dx / 2, dy / 2, dz
+    p = np.array(
+        [[-x, -y, 0], [x, -y, 0], [x, y, 0], [-x, y, 0], [-x, -y, z], [x, -y, z], [x, y, z], [-x, y, z]]
+    )
+    faces = [(0, 1, 2, 3), (4, 5, 6, 7), (0, 1, 5, 4), (1, 2, 6, 5), (2, 3, 7, 6), (3, 0, 4, 7)]
+    return np.array(
+        [[p[a], p[b], p[c]] for a, b, c, d in faces] + [[p[a], p[c], p[d]] for a, b, c, d in faces]
+    )
+
+
+def sample_surface(
+    rng: np.random.Generator, label: str, extent: tuple[float, float, float], n: int
+) -> np.ndarray:
+    """n points on the surface of a primitive standing on z = 0, centred on x = y = 0."""
+    dx, dy, dz = extent
+    if label == "box":
+        return _triangles(rng, _box_tris(dx, dy, dz), n)
+    if label == "pyramid":
+        x, y = dx / 2, dy / 2
+        base = np.array([[-x, -y, 0], [x, -y, 0], [x, y, 0], [-x, y, 0]])
+        apex = np.array([0, 0, dz])
+        tris = [[base[i], base[(i + 1) % 4], apex] for i in range(4)] + [
+            [base[0], base[1], base[2]],
+            [base[0], base[2], base[3]],
+        ]
+        return _triangles(rng, np.array(tris), n)
+    if label == "sphere":
+        v = rng.normal(size=(n, 3))
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        return v * [dx / 2, dy / 2, dz / 2] + [0, 0, dz / 2]
+    r, h = dx / 2, dz
+    t = rng.uniform(0, 2 * math.pi, n)
+    if label == "cylinder":
+        side, top = 2 * math.pi * r * h, math.pi * r * r
+        on_side = rng.random(n) < side / (side + top)
+        rad = np.where(on_side, r, r * np.sqrt(rng.random(n)))
+        z = np.where(on_side, rng.uniform(0, h, n), h)
+        return np.stack([rad * np.cos(t), rad * np.sin(t), z], 1)
+    if label == "cone":
+        slant = math.hypot(r, h)
+        side, base = math.pi * r * slant, math.pi * r * r
+        on_side = rng.random(n) < side / (side + base)
+        s = np.sqrt(rng.random(n))  # area-uniform along the cone: radius grows linearly from the apex
+        rad = np.where(on_side, r * s, r * np.sqrt(rng.random(n)))
+        z = np.where(on_side, h * (1 - s), 0.0)
+        return np.stack([rad * np.cos(t), rad * np.sin(t), z], 1)
+    raise ValueError(f"unknown primitive {label!r}; known: {PRIMITIVES}")
+
+
+def _surface_area(label: str, extent: tuple[float, float, float]) -> float:
+    dx, dy, dz = extent
+    if label == "box":
+        return 2 * (dx * dy + dx * dz + dy * dz)
+    if label == "sphere":
+        return math.pi * dx * dx
+    r = dx / 2
+    if label == "cylinder":
+        return 2 * math.pi * r * dz + math.pi * r * r
+    if label == "cone":
+        return math.pi * r * math.hypot(r, dz) + math.pi * r * r
+    return dx * dy + 2 * dx * math.hypot(dy / 2, dz)  # pyramid (approx.)
+
+
+def _colored(
+    rng: np.random.Generator, xyz: np.ndarray, rgb: tuple[int, int, int], jitter: float = 12.0
+) -> np.ndarray:
+    col = np.clip(np.array(rgb, np.float64) + rng.normal(0, jitter, size=(len(xyz), 3)), 0, 255)
+    return np.concatenate([xyz, np.round(col)], 1)
+
+
+# --------------------------------------------------------------------------- objects and scenes
+def random_extent(rng: np.random.Generator, label: str) -> tuple[float, float, float]:
+    """Sizes in metres; round primitives have equal x/y extents."""
+    w = float(rng.uniform(0.3, 0.8))
+    if label == "box":
+        return (w, float(rng.uniform(0.3, 0.8)), float(rng.uniform(0.3, 0.9)))
+    if label == "sphere":
+        return (w, w, w)
+    if label == "pyramid":
+        return (w, w, float(rng.uniform(0.4, 1.0)))
+    return (w, w, float(rng.uniform(0.4, 1.1)))  # cylinder, cone
+
+
+def place_objects(
+    rng: np.random.Generator, specs: list[tuple[str, str]], gap: float = 0.25, tries: int = 200
+) -> list[Obj3D] | None:
+    """Put objects (label, color) on the floor without overlap; None when they do not fit."""
+    objs: list[Obj3D] = []
+    for label, color in specs:
+        ext = random_extent(rng, label)
+        rad = math.hypot(ext[0], ext[1]) / 2
+        for _ in range(tries):
+            cx, cy = (float(v) for v in rng.uniform(-ROOM + rad + 0.1, ROOM - rad - 0.1, size=2))
+            if all(
+                math.hypot(cx - o.center[0], cy - o.center[1]) > rad + math.hypot(*o.extent[:2]) / 2 + gap
+                for o in objs
+            ):
+                objs.append(Obj3D(label, color, (cx, cy, ext[2] / 2), ext))
+                break
+        else:
+            return None
+    return objs
+
+
+def random_specs(rng: np.random.Generator, k: int) -> list[tuple[str, str]]:
+    """k objects with pairwise distinct (label, color)."""
+    pairs = [(p, c) for p in PRIMITIVES for c in COLORS3D]
+    idx = rng.choice(len(pairs), size=k, replace=False)
+    return [pairs[i] for i in idx]
+
+
+def scene_points(
+    rng: np.random.Generator, objs: list[Obj3D], n: int, *, return_owner: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """float32 [n, 6]: floor (about 25 %) + every object's surface, area-weighted, with noise.
+
+    With ``return_owner`` also the index of the object each point belongs to (-1 = floor).
+    """
+    n_floor = max(16, n // 4)
+    areas = np.array([_surface_area(o.label, o.extent) for o in objs])
+    rest = n - n_floor
+    counts = np.maximum(32, np.floor(rest * areas / areas.sum()).astype(int))
+    n_floor = n - int(counts.sum())
+    if n_floor < 0:
+        raise ValueError(f"{n} points are too few for {len(objs)} objects (need >= {int(counts.sum()) + 16})")
+    floor = np.concatenate([rng.uniform(-ROOM, ROOM, size=(n_floor, 2)), np.zeros((n_floor, 1))], 1)
+    parts = [_colored(rng, floor, FLOOR_RGB, 8.0)]
+    for o, c in zip(objs, counts):
+        xyz = sample_surface(rng, o.label, o.extent, int(c)) + [o.center[0], o.center[1], 0.0]
+        parts.append(_colored(rng, xyz, COLORS3D[o.color]))
+    pts = np.concatenate(parts, 0)
+    pts[:, :3] += rng.normal(0, NOISE, size=(len(pts), 3))
+    owner = np.repeat(np.arange(-1, len(objs)), [n_floor, *counts])
+    perm = rng.permutation(len(pts))
+    pts = pts[perm].astype(np.float32)
+    return (pts, owner[perm]) if return_owner else pts
+
+
+def object_points(rng: np.random.Generator, label: str, color: str, n: int) -> np.ndarray:
+    """A single object (ShapeNet-like classification sample), centred at the origin, z up."""
+    ext = random_extent(rng, label)
+    xyz = sample_surface(rng, label, ext, n) - [0, 0, ext[2] / 2]
+    xyz = xyz + rng.normal(0, NOISE, size=xyz.shape)
+    return _colored(rng, xyz, COLORS3D[color]).astype(np.float32)
+
+
+def make_scene(rng: np.random.Generator, k: tuple[int, int] = (2, 5)) -> list[Obj3D]:
+    for _ in range(50):
+        objs = place_objects(rng, random_specs(rng, int(rng.integers(k[0], k[1] + 1))))
+        if objs is not None:
+            return objs
+    raise RuntimeError("could not place the objects of a 3D scene")  # pragma: no cover
+
+
+# --------------------------------------------------------------------------- language
+def relation3d(a: Obj3D, b: Obj3D) -> str:
+    """Dominant horizontal relation of a to b from the viewer: left of / right of / in front of / behind."""
+    dx, dy = a.center[0] - b.center[0], a.center[1] - b.center[1]
+    if abs(dx) >= abs(dy):
+        return "left of" if dx < 0 else "right of"
+    return "in front of" if dy < 0 else "behind"
+
+
+def unique(objs: list[Obj3D]) -> list[Obj3D]:
+    """Objects whose colour + shape name is not shared with another object (safe to refer to by name)."""
+    names = [o.name() for o in objs]
+    return [o for o in objs if names.count(o.name()) == 1]
+
+
+def the(o: Obj3D) -> str:
+    return f"the {o.color} {o.label}"
+
+
+def grounding_scene(rng: np.random.Generator) -> tuple[list[Obj3D], Obj3D, str]:
+    """A scene, a target and a referring expression with a spatial relation that picks it out.
+
+    Half of the scenes hold a twin of the target (same colour and shape) for which the relation is false,
+    so the relation is needed to find the target.
+    """
+    for _ in range(200):
+        twin = rng.random() < 0.5
+        k = int(rng.integers(2, 4))
+        specs = random_specs(rng, k + 1)  # target, anchor, distractors
+        if twin:
+            specs = specs + [specs[0]]
+        objs = place_objects(rng, specs)
+        if objs is None:
+            continue
+        target, anchor = objs[0], objs[1]
+        rel = relation3d(target, anchor)
+        if twin and relation3d(objs[-1], anchor) == rel:
+            continue
+        expr = f"{the(target)} {rel} {the(anchor)}."
+        return objs, target, expr[0].upper() + expr[1:]
+    raise RuntimeError("could not build a grounding scene")  # pragma: no cover
+
+
+def scanqa_question(objs: list[Obj3D], rng: np.random.Generator) -> dict:
+    """Multiple choice (2-6 options, letters A-F) about one scene: ``{question, choices, answer}``."""
+    kind = str(rng.choice(["color", "shape", "count", "tallest", "relation"]))
+    k = int(rng.integers(2, 7))
+    o = objs[int(rng.integers(len(objs)))]
+    shapes = [x.label for x in objs]
+    colors = [x.color for x in objs]
+    if kind == "color" and shapes.count(o.label) == 1:
+        q, correct, pool = f"What color is the {o.label}?", o.color, [c for c in COLORS3D if c != o.color]
+    elif kind == "shape" and colors.count(o.color) == 1:
+        q, correct, pool = (
+            f"What shape is the {o.color} object?",
+            o.label,
+            [p for p in PRIMITIVES if p != o.label],
+        )
+    elif kind == "tallest":
+        hs = sorted(x.height for x in objs)
+        if hs[-1] - hs[-2] < 0.15:
+            return scanqa_question(objs, rng)
+        top = max(objs, key=lambda x: x.height)
+        q, correct = "Which object is the tallest?", top.name()
+        pool = [x.name() for x in objs if x is not top] + [f"{c} {p}" for p in PRIMITIVES for c in COLORS3D]
+        pool = list(dict.fromkeys(p for p in pool if p != correct))[: 5 + len(objs)]
+    elif kind == "relation" and len(unique(objs)) >= 2:
+        a, b = unique(objs)[:2]
+        q, correct = f"Where is {the(a)} relative to {the(b)}?", relation3d(a, b)
+        pool = [r for r in ("left of", "right of", "in front of", "behind") if r != correct]
+    else:
+        q, correct = "How many objects are on the floor?", str(len(objs))
+        pool = [str(i) for i in range(1, 8) if i != len(objs)]
+    wrong = [str(x) for x in rng.choice(pool, size=min(k - 1, len(pool)), replace=False)]
+    choices = wrong + [correct]
+    choices = [choices[i] for i in rng.permutation(len(choices))]
+    return {"question": q, "choices": choices, "answer": choices.index(correct)}
+
+
+def describe3d(objs: list[Obj3D]) -> str:
+    """A detailed description of a scene (description3d)."""
+    by_x = sorted(objs, key=lambda o: o.center[0])
+    parts = [f"The point cloud shows {len(objs)} objects standing on a flat floor."]
+    for o in by_x:
+        parts.append(
+            f"There is {article(o.color)} {o.color} {o.label} about {o.height:.1f} meters tall at "
+            f"x = {o.center[0]:.1f}, y = {o.center[1]:.1f}."
+        )
+    tall = max(objs, key=lambda o: o.height)
+    parts.append(f"From left to right: {', '.join(the(o) for o in by_x)}. The tallest one is {the(tall)}.")
+    return " ".join(parts)
+
+
+def conversation3d(objs: list[Obj3D], rng: np.random.Generator) -> list[tuple[str, str]]:
+    """2-4 question/answer pairs about the scene."""
+    names = ", ".join(f"{article(o.color)} {o.color} {o.label}" for o in objs)
+    pool = [("What objects are in this scene?", f"The scene contains {names}."),
+            ("How many objects are on the floor?", f"There are {len(objs)} objects on the floor.")]  # fmt: skip
+    for o in unique(objs):
+        pool.append((f"How tall is {the(o)}?", f"{the(o).capitalize()} is about {o.height:.1f} meters tall."))
+    if len(unique(objs)) >= 2:
+        a, b = unique(objs)[:2]
+        pool.append((f"Where is {the(a)}?", f"{the(a).capitalize()} is {relation3d(a, b)} {the(b)}."))
+    k = int(rng.integers(2, min(4, len(pool)) + 1))
+    return [pool[i] for i in rng.choice(len(pool), size=k, replace=False)]
