@@ -249,3 +249,19 @@ def test_image_bytes_cut_at_various_points_are_all_caught(tmp_path):
         p.write_bytes(data[:cut])
         with pytest.raises(FormatError):
             check_image(p)
+
+
+def test_eval_run_log_pairs_by_index(world, tmp_path):
+    log = tmp_path / "run" / "answers.jsonl"
+    log.parent.mkdir()
+    rows = [
+        {"dataset": "CIFAR10", "index": 2, "id": "c2", "text": "cat"},
+        {"dataset": "CIFAR10", "index": 0, "id": "c1", "text": "dog"},  # wrong id for index 0
+        {"dataset": "LSP", "index": 0, "id": "l0", "text": "not an object"},
+        {"dataset": "CIFAR10", "index": 7, "id": "c7", "text": "cat"},
+    ]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rep = validate_path(log, root=world / "2D_Benchmark")
+    got = sorted((p.kind, p.error.index, p.error.field) for p in rep.problems)
+    assert got == [("answers", 1, "id"), ("answers", 3, "index"), ("schema", 2, "text")]
+    assert rep.summary()["datasets"] == {"CIFAR10": 3, "LSP": 1}

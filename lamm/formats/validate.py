@@ -26,7 +26,7 @@ from lamm.formats.instruct import check_instruct_record, media_key_of
 from lamm.formats.jsonio import iter_jsonl, read_json_array
 from lamm.formats.media import check_image, load_npy_points
 from lamm.formats.paths import data_root, resolve_media
-from lamm.protocol.datasets import DatasetSpec
+from lamm.protocol.datasets import DATASETS, DatasetSpec
 from lamm.protocol.prompts import prompts
 
 KINDS = ("auto", "instruct", "benchmark", "answers")
@@ -400,41 +400,83 @@ def _check_media_refs(path, refs: list[_Ref], media: _MediaChecker, report, prob
 
 
 def _validate_answers(path, records, spec, root, report, problem) -> None:
-    if spec is not None:
-        report.datasets[spec.key] += len(records)
+    """Official answer files pair with their meta file by position. ``lamm eval`` run logs
+    (``answers.jsonl`` with ``dataset`` and ``index`` per row) mix datasets and pair by ``index``."""
+    by_key = {s.key: s for s in DATASETS}
+    run_log = any("dataset" in a and "index" in a for a in records[:20])
+    metas: dict[str, list[dict[str, Any]] | None] = {}
+
+    def meta_of(s: DatasetSpec) -> list[dict[str, Any]] | None:
+        if s.key not in metas:
+            try:
+                metas[s.key] = read_json_array(meta_path(root, s))
+            except FormatError as exc:
+                problem(
+                    "answers", FormatError(path, f"cannot pair {s.key} answers with the benchmark: {exc}")
+                )
+                metas[s.key] = None
+        return metas[s.key]
+
     for i, ans in enumerate(records):
+        rid = ans.get("id")
+        s = by_key.get(ans.get("dataset")) if run_log else spec
+        if run_log and s is None:
+            problem(
+                "schema",
+                FormatError(
+                    path, f"unknown dataset {ans.get('dataset')!r}", index=i, record_id=rid, field="dataset"
+                ),
+            )
+            continue
+        if s is not None:
+            report.datasets[s.key] += 1
         try:
-            if spec is not None:
-                check_answer(path, spec, i, ans)
+            if s is not None:
+                check_answer(path, s, i, ans)
             elif not isinstance(ans.get("text"), (str, dict)):
                 raise FormatError(
                     path, "answer text must be a string (or LSP's joint-name object)", index=i,
-                    record_id=ans.get("id"), field="text",
+                    record_id=rid, field="text",
                 )  # fmt: skip
         except FormatError as exc:
             problem("schema", exc)
-    if root is None or spec is None:
-        return
-    meta = meta_path(root, spec)
-    try:
-        meta_records = read_json_array(meta)
-    except FormatError as exc:
-        problem("answers", FormatError(path, f"cannot pair with the benchmark: {exc}"))
-        return
-    if len(records) != len(meta_records):
-        problem(
-            "answers",
-            FormatError(path, f"{len(records)} answers for {len(meta_records)} meta records in {meta}"),
-        )
-    for i, (ans, rec) in enumerate(zip(records, meta_records)):
-        if "id" in ans and str(ans["id"]) != str(rec.get("id")):
+        if root is None or s is None:
+            continue
+        meta = meta_of(s)
+        if meta is None:
+            continue
+        pos = ans.get("index") if run_log else i
+        if not (isinstance(pos, int) and 0 <= pos < len(meta)):
+            if run_log:
+                problem(
+                    "answers",
+                    FormatError(
+                        path,
+                        f"index {pos!r} outside the {len(meta)} {s.key} meta records",
+                        index=i,
+                        record_id=rid,
+                        field="index",
+                    ),
+                )
+            continue
+        if rid is not None and str(rid) != str(meta[pos].get("id")):
             problem(
                 "answers",
                 FormatError(
                     path,
-                    f"answer id does not match meta record {i} id {rec.get('id')!r} (answers pair by position)",
+                    f"answer id does not match meta record {pos} id {meta[pos].get('id')!r} "
+                    + ("(run logs pair by index)" if run_log else "(answers pair by position)"),
                     index=i,
-                    record_id=ans["id"],
+                    record_id=rid,
                     field="id",
+                ),
+            )
+    if root is not None and spec is not None and not run_log:
+        meta = meta_of(spec)
+        if meta is not None and len(records) != len(meta):
+            problem(
+                "answers",
+                FormatError(
+                    path, f"{len(records)} answers for {len(meta)} meta records in {meta_path(root, spec)}"
                 ),
             )
