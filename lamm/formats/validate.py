@@ -149,16 +149,20 @@ class ValidationReport:
 
 
 def collect_files(path: str | Path) -> list[Path]:
-    """The LAMM files under ``path``: the file itself, or a folder's ``*.json``/``*.jsonl`` plus those in
-    its ``meta_file/`` and in its sub-folders' ``meta_file/`` (a LAMM-Mini or LAMM data root)."""
+    """The LAMM files under ``path``: the file itself; for a data root (a folder with ``meta_file/``, or
+    sub-folders with one: a LAMM-Mini or LAMM download) the ``*.json`` in those ``meta_file/`` folders;
+    for any other folder (answers) its own ``*.json``/``*.jsonl``."""
     path = Path(path)
     if not path.is_dir():
         return [path]
-    found: list[Path] = []
-    for folder in [path, path / "meta_file", *sorted(p / "meta_file" for p in path.iterdir() if p.is_dir())]:
-        if folder.is_dir():
-            found += sorted(p for p in folder.iterdir() if p.suffix in (".json", ".jsonl") and p.is_file())
-    return found
+    metas = [p / "meta_file" for p in (path, *sorted(path.iterdir())) if (p / "meta_file").is_dir()]
+    folders = metas or [path]
+    return [
+        f
+        for folder in folders
+        for f in sorted(folder.iterdir())
+        if f.suffix in (".json", ".jsonl") and f.is_file()
+    ]
 
 
 def _load_records(path: Path) -> list[dict[str, Any]]:
@@ -258,7 +262,7 @@ def _validate_file(
     check_media: bool,
 ) -> None:
     n_before = len(report.problems)
-    fr = FileReport(str(path), kind)
+    fr = FileReport(str(path), "unknown" if kind == "auto" else kind)
     report.files.append(fr)
     try:
         records = _load_records(path)
