@@ -15,8 +15,12 @@ from PIL import Image
 
 def _img(path: Path, w: int, h: int, seed: int = 0) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path)
+    # a smooth seed-coloured gradient: tiny files that still decode to the right size
+    base = np.random.default_rng(seed).integers(0, 200, 3)
+    ramp = np.linspace(0, 55, w, dtype=np.float32)[None, :, None]
+    Image.fromarray((base[None, None, :] + ramp + np.zeros((h, 1, 1))).astype(np.uint8)).save(
+        path, quality=75
+    )
 
 
 def _json(path: Path, data: object) -> None:

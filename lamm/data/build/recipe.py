@@ -1,7 +1,7 @@
 """Build recipes: a YAML file naming sources, what to produce from each, the generator and a seed.
 
-Paths in a recipe are relative to the recipe file. Every source root must lie inside ``data_root``; the
-written ``image`` / ``pcl`` paths are relative to ``data_root`` (the training image root).
+``data_root`` is relative to the recipe file; source ``root``s are relative to ``data_root`` and must stay
+inside it; the written ``image`` / ``pcl`` paths are relative to ``data_root`` (the training media root).
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def load_recipe(path: str | Path) -> Recipe:
         if name in names:
             raise FormatError(path, f"{where}: duplicate source name {name!r}")
         names.add(name)
-        root = (base / str(s.get("root", "."))).resolve()
+        root = (data_root / str(s.get("root", "."))).resolve()
         if root != data_root and data_root not in root.parents:
             raise FormatError(path, f"{where}: root {root} is outside data_root {data_root}")
         produce = s.get("produce") or {}
