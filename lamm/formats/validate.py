@@ -200,10 +200,7 @@ class _MediaChecker:
             if path.suffix.lower() == ".npy":
                 load_npy_points(path)
             elif path.suffix.lower() in (".ply", ".pcd", ".xyz", ".txt"):
-                return (
-                    "corrupt",
-                    f"{path} is not an official .npy point cloud (convert it: lamm data convert-pcl)",
-                )
+                return "corrupt", "not an official .npy point cloud (convert it: lamm data convert-pcl)"
             else:
                 check_image(path)
         except FormatError as exc:
@@ -286,7 +283,7 @@ def _validate_file(
 
     if not records:
         problem("file", FormatError(path, "file holds no records"))
-    elif fr.kind is None or fr.kind == "auto":
+    elif fr.kind is None:
         fr.kind = "unknown"
         problem(
             "file",
