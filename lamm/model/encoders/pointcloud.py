@@ -204,6 +204,20 @@ class Block(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
+def pointwise(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A 1x1 convolution applied channels-last (``[..., C_in] -> [..., C_out]``) as one matrix product.
+
+    The modules stay ``Conv1d``/``Conv2d`` so checkpoints keep their shapes; on the CPU a plain matmul
+    over channels-last points is several times faster than mkldnn's 1x1 convolution (forward and backward).
+    """
+    return F.linear(x, conv.weight.flatten(1), conv.bias)
+
+
+def batchnorm(bn: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """BatchNorm over every point of ``x [..., C]`` (the same statistics as on ``[N, C, L]``)."""
+    return bn(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+
+
 class MiniPointNet(nn.Module):
     """Point-BERT's group encoder: conv-BN-ReLU-conv, max-pool, concat global, conv-BN-ReLU-conv, max-pool."""
 
@@ -221,20 +235,24 @@ class MiniPointNet(nn.Module):
         )
 
     def forward(self, groups: torch.Tensor) -> torch.Tensor:
-        b, g, k, c = groups.shape
-        x = self.first_conv(groups.reshape(b * g, k, c).transpose(1, 2))  # [BG, c2, k]
-        x = torch.cat([x.amax(dim=2, keepdim=True).expand(-1, -1, k), x], dim=1)
-        return self.second_conv(x).amax(dim=2).reshape(b, g, -1)
+        """``[B, G, k, C]`` -> ``[B, G, out_dim]`` (channels-last throughout)."""
+        conv_a, bn_a, _, conv_b = self.first_conv
+        x = pointwise(conv_b, F.relu(batchnorm(bn_a, pointwise(conv_a, groups))))  # [B, G, k, c2]
+        x = torch.cat([x.max(dim=2, keepdim=True).values.expand_as(x), x], dim=-1)
+        conv_c, bn_c, _, conv_d = self.second_conv
+        return pointwise(conv_d, F.relu(batchnorm(bn_c, pointwise(conv_c, x)))).max(dim=2).values
 
 
 class ConvBNReLU(nn.Module):
+    """pointnet2 ``SharedMLP`` layer: 1x1 Conv2d without bias, BatchNorm, ReLU (applied channels-last)."""
+
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, 1, bias=False)
-        self.bn = nn.BatchNorm2d(cout)
+        self.bn = nn.BatchNorm1d(cout)  # same parameters and buffers as pointnet2's BatchNorm2d
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.bn(self.conv(x)))
+        return F.relu(batchnorm(self.bn, pointwise(self.conv, x)))
 
 
 class SetAbstraction(nn.Module):
@@ -251,11 +269,11 @@ class SetAbstraction(nn.Module):
             self.add_module(f"layer{i}", ConvBNReLU(cin, cout))
 
     def forward(self, groups: torch.Tensor) -> torch.Tensor:
+        """``[B, G, k, C]`` -> ``[B, G, D]``."""
         x = torch.cat([groups[..., :3] / self.radius, groups[..., 3:]], dim=-1)
-        x = x.permute(0, 3, 1, 2)  # [B, C, G, k]
         for layer in self.children():
             x = layer(x)
-        return x.amax(dim=3).transpose(1, 2)  # [B, G, D]
+        return x.max(dim=2).values
 
 
 class TaskPrompt(nn.Module):
