@@ -1,0 +1,1 @@
+"""The benchmark runner behind ``lamm eval``: prompts, adapters, sharding, the answer log."""

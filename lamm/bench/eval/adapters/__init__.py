@@ -1,0 +1,116 @@
+"""Model adapters: one small module per way of running a model, chosen by a spec string.
+
+``lamm:CHECKPOINT`` (our checkpoints), ``hf:NAME_OR_PATH`` (transformers image-text-to-text),
+``openai:MODEL@BASE_URL`` (OpenAI-compatible endpoints), ``answers:DIR`` (replay an answer folder) and
+``py:MODULE:FACTORY[:ARG]`` (your own adapter class, for models none of the above can run).
+
+An adapter turns :class:`GenRequest` batches into answer strings. Modules are imported only when their
+prefix is used, so ``answers:`` and ``openai:`` never import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lamm.formats.benchmark import BenchRecord
+from lamm.protocol.datasets import DatasetSpec
+
+
+@dataclass(frozen=True)
+class GenRequest:
+    """One generation: a media file (image or point cloud; ``None`` for text-only) and its prompt."""
+
+    media: Path | None
+    modality: str  # "image" | "pcl"
+    system: str
+    query: str
+
+
+@dataclass(frozen=True)
+class GenFailure:
+    """A request that could not be answered (after retries); the runner skips or raises on it."""
+
+    reason: str
+
+
+class Adapter:
+    """Base adapter. Subclasses implement :meth:`generate`; replay adapters implement :meth:`replay`."""
+
+    kind = "base"
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+
+    def generate(self, requests: list[GenRequest]) -> list[str | GenFailure]:
+        """Answers in request order; greedy unless configured otherwise. Must not depend on batching."""
+        raise NotImplementedError
+
+    def replay(self, spec: DatasetSpec, record: BenchRecord) -> str | dict[str, str] | None:
+        """For adapters that already hold answers: the record's stored ``text`` (``None``: generate)."""
+        return None
+
+    def render(self, request: GenRequest) -> str:
+        """The prompt text as the model sees it (stored with each answer for auditing)."""
+        return f"{request.system}\n{request.query}"
+
+    def decoding(self) -> dict[str, Any]:
+        """Decoding parameters, recorded in ``results.json``."""
+        return {}
+
+    @property
+    def delta_path(self) -> str:
+        """What official answer files record as ``delta_path`` (the checkpoint)."""
+        return self.spec
+
+    def close(self) -> None:
+        pass
+
+
+_FACTORIES: dict[str, Callable[..., Adapter]] = {}
+_BUILTIN = {"lamm": "lamm", "hf": "hf", "openai": "openai", "answers": "answers", "py": None}
+
+
+def register_adapter(prefix: str) -> Callable[[Callable[..., Adapter]], Callable[..., Adapter]]:
+    """Register ``factory(arg: str, **options) -> Adapter`` for specs ``prefix:arg``."""
+
+    def deco(factory: Callable[..., Adapter]) -> Callable[..., Adapter]:
+        _FACTORIES[prefix] = factory
+        return factory
+
+    return deco
+
+
+def _python_adapter(arg: str, spec: str, **options: Any) -> Adapter:
+    """``py:package.module:factory[:ARG]``: import a user factory and call it with ARG and the options."""
+    parts = arg.split(":", 2)
+    if len(parts) < 2:
+        raise ValueError(f"model spec {spec!r}: expected py:MODULE:FACTORY[:ARG]")
+    module, attr = parts[0], parts[1]
+    factory = getattr(importlib.import_module(module), attr)
+    adapter = factory(parts[2] if len(parts) > 2 else "", **options)
+    adapter.spec = spec
+    return adapter
+
+
+def build_adapter(spec: str, **options: Any) -> Adapter:
+    """Build the adapter for a spec string such as ``lamm:runs/tiny/checkpoint`` or ``answers:out/``."""
+    prefix, sep, arg = spec.partition(":")
+    if not sep or not arg:
+        raise ValueError(f"model spec {spec!r} must look like PREFIX:ARG; prefixes: {', '.join(known())}")
+    if prefix == "py":
+        return _python_adapter(arg, spec, **options)
+    if prefix not in _FACTORIES and _BUILTIN.get(prefix):
+        importlib.import_module(f"{__name__}.{_BUILTIN[prefix]}")
+    if prefix not in _FACTORIES:
+        raise ValueError(f"unknown model adapter {prefix!r} in {spec!r}; known: {', '.join(known())}")
+    adapter = _FACTORIES[prefix](arg, **options)
+    adapter.spec = spec
+    return adapter
+
+
+def known() -> list[str]:
+    return sorted(set(_BUILTIN) | set(_FACTORIES))

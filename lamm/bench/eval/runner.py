@@ -1,0 +1,403 @@
+"""``lamm eval``'s engine: prompts -> batched generation -> resumable answer log -> official files -> scores.
+
+Flow per dataset: load and validate the meta file, drop the records already answered (any earlier run,
+any process count), take this rank's share, check each record's media, generate in batches (first pass,
+then the VQA second pass), append every answer as soon as its record is complete. At the end rank 0
+merges the logs in record order, writes the official answer files, scores them with ``lamm score``'s
+code and writes ``results.json`` with the provenance of the run.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from lamm.bench.eval import prompts as P
+from lamm.bench.eval import sharding
+from lamm.bench.eval.adapters import Adapter, GenFailure, GenRequest, build_adapter
+from lamm.bench.eval.store import AnswerStore
+from lamm.formats.answers import write_official_answers
+from lamm.formats.benchmark import BenchRecord, load_benchmark, media_file, meta_path
+from lamm.formats.errors import FormatError
+from lamm.formats.jsonio import write_json_official
+from lamm.protocol.datasets import DATASETS, DatasetSpec
+
+RESULTS = "results.json"
+RUN_INFO = "run.json"
+OFFICIAL_DIR = "answers"
+SCORES_DIR = "scores"
+PACKAGES = ("lamm", "torch", "transformers", "peft", "tokenizers", "numpy", "pillow", "nltk", "openai")
+
+
+class RecordFailed(RuntimeError):
+    """A record could not be answered (bad media, failed request). Names dataset, record and cause."""
+
+    def __init__(self, spec: DatasetSpec, record: BenchRecord, reason: str) -> None:
+        self.spec, self.record, self.reason = spec, record, reason
+        super().__init__(f"{spec.key}: record {record.index} (id {record.id!r}): {reason}")
+
+
+@dataclass
+class EvalConfig:
+    model: str
+    benchmark_dir: Path
+    datasets: list[DatasetSpec]
+    out: Path
+    batch_size: int = 8
+    limit: int | None = None
+    on_error: str = "raise"  # "raise" | "skip"
+    seed: int = 0
+    protocol: str = "lamm"
+    score: bool = True
+    adapter_options: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------ datasets
+
+
+def select_datasets(benchmark_dir: str | Path, names: str = "all", mode: str = "common") -> list[DatasetSpec]:
+    """``all``: every dataset of the mode(s) whose meta file is in the folder; else the named ones."""
+    modes = ("common", "locating") if mode == "all" else (mode,)
+    candidates = [s for s in DATASETS if s.mode in modes]
+    if names == "all":
+        found = [s for s in candidates if meta_path(benchmark_dir, s).is_file()]
+        if not found:
+            raise FormatError(
+                Path(benchmark_dir) / "meta_file", f"no LAMM benchmark meta file for mode {mode!r} here"
+            )
+        return found
+    chosen = []
+    for name in [n.strip() for n in names.split(",") if n.strip()]:
+        specs = [s for s in candidates if name in (s.name, s.key)]
+        if not specs:
+            valid = sorted({s.key for s in candidates})
+            raise ValueError(f"unknown dataset {name!r} for mode {mode!r}; valid: {', '.join(valid)}")
+        chosen.extend(s for s in specs if s not in chosen)
+    return chosen
+
+
+def check_media(benchmark_dir: Path, spec: DatasetSpec, record: BenchRecord) -> Path:
+    """The record's media path after a full read (missing/corrupt image, unreadable point cloud)."""
+    from lamm.formats.media import check_image, load_npy_points
+
+    path = media_file(benchmark_dir, record, source=meta_path(benchmark_dir, spec))
+    try:
+        if spec.dim == "2d":
+            check_image(path)
+        elif path.suffix == ".npy":
+            load_npy_points(path)
+        else:
+            raise FormatError(path, "point clouds must be .npy files (convert with `lamm data convert-pcl`)")
+    except FormatError as exc:
+        raise RecordFailed(spec, record, f"{exc.message}: {path}") from None
+    return path
+
+
+# ---------------------------------------------------------------------------------------- generation
+
+
+def _generate(adapter: Adapter, reqs: list[GenRequest], batch_size: int) -> list[str | GenFailure]:
+    out: list[str | GenFailure] = []
+    for i in range(0, len(reqs), batch_size):
+        chunk = reqs[i : i + batch_size]
+        got = adapter.generate(chunk)
+        if len(got) != len(chunk):
+            raise RuntimeError(
+                f"adapter {adapter.spec} returned {len(got)} answers for {len(chunk)} requests"
+            )
+        out.extend(got)
+    return out
+
+
+def answer_batch(
+    adapter: Adapter, spec: DatasetSpec, items: list[tuple[BenchRecord, Path | None]], batch_size: int
+) -> list[dict[str, Any] | RecordFailed]:
+    """Answer records together: all first-pass prompts in batches, then all second-pass prompts."""
+    modality = "image" if spec.dim == "2d" else "pcl"
+    firsts = [P.first_prompts(spec, rec) for rec, _ in items]
+    reqs = [GenRequest(m, modality, p.system, p.query) for (_, m), ps in zip(items, firsts) for p in ps]
+    flat = _generate(adapter, reqs, batch_size)
+    first_out: list[list[str | GenFailure]] = []
+    pos = 0
+    for ps in firsts:
+        first_out.append(flat[pos : pos + len(ps)])
+        pos += len(ps)
+
+    seconds: list[list[P.Prompt]] = []
+    for (rec, _), outs in zip(items, first_out):
+        ok = all(isinstance(o, str) for o in outs)
+        seconds.append(P.second_prompts(spec, rec, outs) if ok else [])  # type: ignore[arg-type]
+    reqs2 = [GenRequest(m, modality, p.system, p.query) for (_, m), ps in zip(items, seconds) for p in ps]
+    flat2 = _generate(adapter, reqs2, batch_size)
+
+    results: list[dict[str, Any] | RecordFailed] = []
+    pos = 0
+    for (rec, media), ps1, outs1, ps2 in zip(items, firsts, first_out, seconds):
+        outs2 = flat2[pos : pos + len(ps2)]
+        pos += len(ps2)
+        failed = [o for o in [*outs1, *outs2] if isinstance(o, GenFailure)]
+        if failed:
+            results.append(RecordFailed(spec, rec, f"generation failed: {failed[0].reason}"))
+            continue
+        rendered = [adapter.render(GenRequest(media, modality, p.system, p.query)) for p in [*ps1, *ps2]]
+        text = P.assemble(spec, outs1, outs2)  # type: ignore[arg-type]
+        results.append(_answer_row(spec, rec, text, rendered))
+    return results
+
+
+def _answer_row(spec: DatasetSpec, rec: BenchRecord, text: Any, prompt: list[str]) -> dict[str, Any]:
+    return {"dataset": spec.key, "index": rec.index, "id": rec.id, "text": text, "prompt": prompt}
+
+
+def _error_row(exc: RecordFailed) -> dict[str, Any]:
+    r = exc.record
+    return {"dataset": exc.spec.key, "index": r.index, "id": r.id, "error": exc.reason}
+
+
+def run_dataset(
+    adapter: Adapter,
+    cfg: EvalConfig,
+    spec: DatasetSpec,
+    records: list[BenchRecord],
+    writers: tuple[Any, Any],
+    *,
+    show: bool = True,
+) -> tuple[int, int]:
+    """Answer ``records`` (this rank's pending share); returns (answered, skipped)."""
+    answers_log, errors_log = writers
+    done = skipped = 0
+    bar = tqdm(total=len(records), desc=spec.key, unit="sample", disable=not show, dynamic_ncols=True)
+
+    def fail(exc: RecordFailed) -> None:
+        nonlocal skipped
+        if cfg.on_error != "skip":
+            raise exc
+        errors_log.write(_error_row(exc))
+        skipped += 1
+        bar.set_postfix(skipped=skipped)
+
+    try:
+        for start in range(0, len(records), cfg.batch_size):
+            chunk = records[start : start + cfg.batch_size]
+            items: list[tuple[BenchRecord, Path | None]] = []
+            for rec in chunk:
+                try:
+                    replayed = adapter.replay(spec, rec)
+                    if replayed is not None:
+                        answers_log.write(_answer_row(spec, rec, replayed, []))
+                        done += 1
+                        continue
+                    items.append((rec, check_media(cfg.benchmark_dir, spec, rec)))
+                except RecordFailed as exc:
+                    fail(exc)
+                except FormatError as exc:
+                    fail(RecordFailed(spec, rec, str(exc)))
+            if items:
+                for res in answer_batch(adapter, spec, items, cfg.batch_size):
+                    if isinstance(res, RecordFailed):
+                        fail(res)
+                    else:
+                        answers_log.write(res)
+                        done += 1
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+    return done, skipped
+
+
+# ---------------------------------------------------------------------------------------- provenance
+
+
+def _git_commit() -> str | None:
+    repo = Path(__file__).resolve().parents[3]
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def provenance(cfg: EvalConfig, adapter: Adapter, world: int, started: str) -> dict[str, Any]:
+    return {
+        "model": cfg.model,
+        "adapter": adapter.kind,
+        "decoding": adapter.decoding(),
+        "batch_size": cfg.batch_size,
+        "processes": world,
+        "seed": cfg.seed,
+        "limit": cfg.limit,
+        "on_error": cfg.on_error,
+        "protocol": cfg.protocol,
+        "benchmark_dir": str(Path(cfg.benchmark_dir).resolve()),
+        "datasets": [s.key for s in cfg.datasets],
+        "versions": _versions(),
+        "git_commit": _git_commit(),
+        "command": sys.argv,
+        "started": started,
+        "finished": _now(),
+    }
+
+
+def _check_run_dir(cfg: EvalConfig) -> None:
+    """Refuse to mix two models' answers in one run folder."""
+    info = cfg.out / RUN_INFO
+    if info.is_file():
+        prev = json.loads(info.read_text("utf-8"))
+        if prev.get("model") != cfg.model:
+            raise ValueError(
+                f"{cfg.out} holds answers of model {prev.get('model')!r}, not {cfg.model!r}; "
+                "choose another --out"
+            )
+    else:
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        info.write_text(json.dumps({"model": cfg.model, "created": _now()}, indent=2), "utf-8")
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:  # pragma: no cover
+        pass
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+
+
+# ------------------------------------------------------------------------------------------- finish
+
+
+def finish(cfg: EvalConfig, adapter: Adapter, store: AnswerStore, world: int, started: str) -> dict[str, Any]:
+    """Official answer files, scores and ``results.json`` from the consolidated log (rank 0)."""
+    answers, errors = store.answers(), store.errors()
+    results: dict[str, Any] = {"run": provenance(cfg, adapter, world, started), "datasets": {}}
+    for spec in cfg.datasets:
+        records = load_benchmark(cfg.benchmark_dir, spec)
+        if cfg.limit is not None:
+            records = records[: cfg.limit]
+        rows = [answers.get((spec.key, r.index)) for r in records]
+        present = [
+            {"id": row["id"], "text": row["text"], "delta_path": adapter.delta_path} for row in rows if row
+        ]
+        skipped = [
+            {"index": r.index, "id": r.id, "error": errors[(spec.key, r.index)]["error"]}
+            for r, row in zip(records, rows)
+            if row is None and (spec.key, r.index) in errors
+        ]
+        missing = sum(1 for row in rows if row is None)
+        entry: dict[str, Any] = {
+            "dataset": spec.name,
+            "mode": spec.mode,
+            "task": spec.task,
+            "answer_file": f"{OFFICIAL_DIR}/{spec.answer_file}",
+            "n_records": len(records),
+            "n_answered": len(present),
+            "skipped": skipped,
+            "missing": missing,
+        }
+        write_official_answers(cfg.out / OFFICIAL_DIR, spec, present)
+        if cfg.score and present:
+            entry.update(score_answers(cfg, spec, records, rows))
+        results["datasets"][spec.key] = entry
+    write_json_official(cfg.out / RESULTS, results)
+    return results
+
+
+def score_answers(
+    cfg: EvalConfig, spec: DatasetSpec, records: list[BenchRecord], rows: list[dict[str, Any] | None]
+) -> dict[str, Any]:
+    """Score with ``lamm score``'s code; per-sample details go to ``scores/<dataset>.json``."""
+    from lamm.bench.score import score_dataset
+
+    answers = [{"id": r.id, "text": row["text"]} if row else None for r, row in zip(records, rows)]
+    score = score_dataset(
+        cfg.benchmark_dir, spec, answers, protocol=cfg.protocol, on_error="skip", records=records
+    )
+    samples = score.pop("samples", None)
+    if samples is not None:
+        write_json_official(cfg.out / SCORES_DIR / f"{spec.key}.json", samples)
+    return {"score": score, "metric": score.get("metric"), "value": score.get("value"),
+            "parse_failure_rate": score.get("parse_failure_rate")}  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+def evaluate(cfg: EvalConfig, adapter: Adapter | None = None) -> dict[str, Any] | None:
+    """Run the evaluation; returns ``results.json``'s content on rank 0 (``None`` on other ranks)."""
+    cfg.out = Path(cfg.out)
+    cfg.benchmark_dir = Path(cfg.benchmark_dir)
+    dist = sharding.init()
+    started = _now()
+    try:
+        _seed(cfg.seed)
+        store = AnswerStore(cfg.out, dist.rank, dist.world)
+        if dist.main:
+            _check_run_dir(cfg)
+            store.consolidate()  # merges whatever an earlier (killed) run left, any process count
+        sharding.barrier(dist)
+        adapter = adapter or build_adapter(cfg.model, **cfg.adapter_options)
+        done = store.answers()
+        writers = store.writers()
+        try:
+            for spec in cfg.datasets:
+                records = load_benchmark(cfg.benchmark_dir, spec)
+                if cfg.limit is not None:
+                    records = records[: cfg.limit]
+                pending = [r for r in records if (spec.key, r.index) not in done]
+                mine = sharding.shard(pending, dist)
+                t0 = time.perf_counter()
+                n_ok, n_skip = run_dataset(adapter, cfg, spec, mine, writers, show=dist.main)
+                if dist.main and mine:
+                    dt = time.perf_counter() - t0
+                    print(
+                        f"{spec.key}: {n_ok} answered, {n_skip} skipped, {len(records) - len(pending)} "
+                        f"already done; {len(mine) / max(dt, 1e-9):.2f} samples/s on rank 0",
+                        file=sys.stderr,
+                    )
+        finally:
+            for w in writers:
+                w.close()
+        sharding.barrier(dist)
+        if not dist.main:
+            return None
+        store.consolidate()
+        return finish(cfg, adapter, store, dist.world, started)
+    finally:
+        sharding.close(dist)

@@ -1,0 +1,125 @@
+"""Test helpers for the benchmark runner: a small generated benchmark and a deterministic adapter.
+
+The adapter is a real :class:`Adapter` (usable as ``--model py:eval_helpers:make_echo:ARGS`` in a
+subprocess with ``tests/`` on ``PYTHONPATH``): its answer is a pure function of one request, so any
+dependence of the runner's output on batch size, process count or resumption shows up as a diff.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from lamm.bench.eval.adapters import Adapter, GenFailure, GenRequest
+from lamm.protocol.prompts import prompt
+
+LABELS = ["cat", "dog", "ship", "truck"]
+
+
+def _png(path: Path, seed: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 255, (12, 16, 3), dtype=np.uint8)).save(path)
+
+
+def make_benchmark_2d(root: Path, n: int = 6) -> Path:
+    """CIFAR10 (single pass), SQAimage (two passes) and LSP keypoints (14 questions) with n records each."""
+    meta = root / "meta_file"
+    meta.mkdir(parents=True, exist_ok=True)
+    cifar, sqa, lsp = [], [], []
+    for i in range(n):
+        _png(root / "cifar10_images" / f"{i}.png", i)
+        cifar.append(
+            {"id": f"c{i}", "image": f"cifar10_images/{i}.png", "query": "What is the object in the image?",
+             "label": LABELS[i % len(LABELS)]}
+        )  # fmt: skip
+        _png(root / "sqaimage_images" / f"{i}.png", 100 + i)
+        sqa.append(
+            {"id": f"q{i}", "image": f"sqaimage_images/{i}.png",
+             "query": f"Which colour is thing {i}? \nOptions: (A) red (B) blue\n",
+             "gt_choice": i % 2, "gt_choices": ["red", "blue"]}
+        )  # fmt: skip
+        _png(root / "lsp_images" / f"{i}.png", 200 + i)
+        lsp.append(
+            {"id": f"l{i}", "image": f"lsp_images/{i}.png",
+             "query": prompt("eval_2d_v1_constants", "KEYPOINTS_DET_QS"),
+             "gt_joints": [[float(j), float(j), 1] for j in range(14)]}
+        )  # fmt: skip
+    for name, rows in [
+        ("Classification_CIFAR10.json", cifar),
+        ("VQA_SQAimage.json", sqa),
+        ("Keypoints_Detection_LSP.json", lsp),
+    ]:
+        (meta / name).write_text(json.dumps(rows, indent=1), "utf-8")
+    return root
+
+
+def make_benchmark_3d(root: Path, n: int = 4) -> Path:
+    """ScanQA multiple choice (two passes) over small .npy point clouds."""
+    (root / "meta_file").mkdir(parents=True, exist_ok=True)
+    (root / "scannet_pcls").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(n):
+        pts = np.random.default_rng(i).normal(size=(64, 6)).astype(np.float32)
+        np.save(root / "scannet_pcls" / f"scene{i:04d}_00.npy", pts)
+        rows.append(
+            {"id": f"s{i}", "pcl": f"./scannet_pcls/scene{i:04d}_00.npy",
+             "query": "What is next to the bed? \nOptions: (A) chair (B) table (C) lamp\n",
+             "gt_choice": i % 3, "gt_choices": ["chair", "table", "lamp"]}
+        )  # fmt: skip
+    (root / "meta_file" / "VQA_ScanQA_multiplechoice.json").write_text(json.dumps(rows), "utf-8")
+    return root
+
+
+def media_name(request: GenRequest) -> str:
+    return f"{request.media.parent.name}/{request.media.name}" if request.media else ""
+
+
+def echo_answer(request: GenRequest) -> str:
+    """Deterministic answer of one request (depends on nothing else)."""
+    digest = hashlib.sha256(f"{media_name(request)}|{request.query}".encode()).digest()
+    word = LABELS[digest[0] % len(LABELS)]
+    if request.query.endswith("ANSWER:"):
+        return "(A)" if digest[1] % 2 else "(B)"
+    return f"It is a {word} [{digest[2] / 255:.2f}, {digest[3] / 255:.2f}] {digest[4]}"
+
+
+class EchoAdapter(Adapter):
+    """Answers with :func:`echo_answer`; optionally sleeps per batch, logs each request, fails some."""
+
+    kind = "echo"
+
+    def __init__(self, delay: float = 0.0, log: str | None = None, fail: str | None = None) -> None:
+        super().__init__("py:eval_helpers:make_echo")
+        self.delay, self.log, self.fail = delay, log, fail
+        self.calls: list[int] = []
+
+    def generate(self, requests: list[GenRequest]) -> list[str | GenFailure]:
+        self.calls.append(len(requests))
+        if self.delay:
+            time.sleep(self.delay)
+        if self.log:
+            with open(self.log, "a", encoding="utf-8") as fh:
+                for r in requests:
+                    fh.write(f"{os.getpid()}\t{media_name(r)}\t{r.query[:40]!r}\n")
+        return [
+            GenFailure("injected failure") if self.fail and media_name(r) == self.fail
+            else echo_answer(r)
+            for r in requests
+        ]  # fmt: skip
+
+    def decoding(self) -> dict:
+        return {"greedy": True}
+
+
+def make_echo(arg: str = "", **_options) -> EchoAdapter:
+    """``py:eval_helpers:make_echo[:delay=0.05,log=/tmp/x]``; also ``ECHO_DELAY``/``ECHO_LOG`` from the env."""
+    kw = {"delay": os.environ.get("ECHO_DELAY", "0"), "log": os.environ.get("ECHO_LOG")}
+    kw.update(p.split("=", 1) for p in arg.split(",") if p)
+    return EchoAdapter(float(kw.get("delay", 0)), kw.get("log"), kw.get("fail"))
