@@ -265,3 +265,18 @@ def test_eval_run_log_pairs_by_index(world, tmp_path):
     got = sorted((p.kind, p.error.index, p.error.field) for p in rep.problems)
     assert got == [("answers", 1, "id"), ("answers", 3, "index"), ("schema", 2, "text")]
     assert rep.summary()["datasets"] == {"CIFAR10": 3, "LSP": 1}
+
+
+def test_truncation_caught_even_if_pil_told_to_load_truncated(tmp_path):
+    from PIL import ImageFile
+
+    jpg = _png(tmp_path / "a.jpg", size=(64, 64), fmt="JPEG")
+    jpg.write_bytes(jpg.read_bytes()[:-300])
+    old = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = True  # some training code sets this globally
+    try:
+        with pytest.raises(FormatError, match="truncated"):
+            check_image(jpg)
+        assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # restored afterwards
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = old

@@ -7,24 +7,37 @@ JPEG, so images are also fully decoded; point clouds are fully loaded and checke
 from __future__ import annotations
 
 import contextlib
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from lamm.formats.errors import FormatError
 
+_strict_lock = threading.Lock()
+_strict_users = 0
+_strict_saved = False
+
 
 @contextlib.contextmanager
 def _strict_truncation():
-    """PIL can be told globally to pad truncated images silently; never during a check."""
+    """PIL can be told globally (``LOAD_TRUNCATED_IMAGES``) to pad truncated images silently; switch that
+    off while any check runs. Counted under a lock, so threads never restore it under each other."""
+    global _strict_users, _strict_saved
     from PIL import ImageFile
 
-    old = ImageFile.LOAD_TRUNCATED_IMAGES
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    with _strict_lock:
+        if _strict_users == 0:
+            _strict_saved = ImageFile.LOAD_TRUNCATED_IMAGES
+            ImageFile.LOAD_TRUNCATED_IMAGES = False
+        _strict_users += 1
     try:
         yield
     finally:
-        ImageFile.LOAD_TRUNCATED_IMAGES = old
+        with _strict_lock:
+            _strict_users -= 1
+            if _strict_users == 0:
+                ImageFile.LOAD_TRUNCATED_IMAGES = _strict_saved
 
 
 def check_image(path: str | Path) -> tuple[int, int]:
