@@ -117,3 +117,22 @@ def test_trains_a_few_steps_with_the_tiny_preset(built, tmp_path):
                "--max-steps", "1", "--out", str(tmp_path / "run"), "--quiet"])  # fmt: skip
     assert rc == 0
     assert any((tmp_path / "run").rglob("*.safetensors"))
+
+
+def test_postprocess_filters_dedups_and_splits():
+    from lamm.data.build.postprocess import is_language, postprocess
+    from lamm.data.build.recipe import PostSpec
+
+    def rec(media: str, answer: str) -> dict:
+        return {"id": media, "image": media, "task_type": "conversation",
+                "conversations": [{"from": "human", "value": "<image>\nWhat?"}, {"from": "gpt", "value": answer}]}  # fmt: skip
+
+    recs = [rec("a.jpg", "A dog."), rec("a.jpg", "a  DOG."), rec("b.jpg", "这是一只狗。"), rec("c.jpg", "x" * 50),
+            rec("d.jpg", "")] + [rec(f"m{i}.jpg", f"Sample {i}.") for i in range(200)]  # fmt: skip
+    train, val, report = postprocess(recs, PostSpec(max_chars=40, val_ratio=0.25), seed=3)
+    assert report["dropped"] == {"duplicate": 1, "language": 1, "too_long": 1, "too_short": 1}
+    assert len(train) + len(val) == 201 and 30 <= len(val) <= 75  # ~25 % of media held out
+    assert not {r["image"] for r in train} & {r["image"] for r in val}
+    again = postprocess(recs, PostSpec(max_chars=40, val_ratio=0.25), seed=3)
+    assert again[0] == train and again[1] == val  # deterministic
+    assert is_language("Déjà vu, café.", "en") and not is_language("Привет, как дела?", "en")

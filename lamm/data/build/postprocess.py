@@ -13,7 +13,7 @@ from typing import Any
 
 from lamm.data.build.recipe import PostSpec
 
-_LATIN = re.compile(r"[A-Za-z]")
+_LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 
 
