@@ -44,6 +44,9 @@ def _files(paths: list[Path]) -> list[Path]:
     for p in paths:
         if p.is_dir():
             found = sorted(p.glob("*.json")) or sorted((p / "meta_file").glob("*.json"))
+            # a `lamm data build` folder: the LAMM_*instruct*.json unions already hold every sample
+            unions = [f for f in found if f.name.startswith("LAMM_") and "instruct" in f.name]
+            found = unions or found
             if not found:
                 raise FormatError(p, "no .json meta files in this folder")
             out += found
