@@ -22,8 +22,12 @@ CORPUS = [
 ] * 20
 
 
-@functools.cache
 def tiny_dir(seed: int = 0) -> Path:
+    return _tiny_dir(seed)
+
+
+@functools.cache
+def _tiny_dir(seed: int) -> Path:
     root = Path(tempfile.mkdtemp(prefix=f"lamm-tiny{seed}-"))
     build_tiny(
         root, CORPUS, vocab_size=400, seed=seed, image_size=32, patch_size=8, vision_hidden=64, llm_hidden=64

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -333,7 +334,12 @@ def import_official(
     """Load an official LAMM delta checkpoint into ``model`` (built on the matching base with LoRA and a
     linear projector). ``torch.load(weights_only=True)``: no code in the file is ever run."""
     _check_official_compatible(model)
-    raw = torch.load(str(path), map_location="cpu", weights_only=True)
+    try:
+        raw = torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{path}: not a plain dict of tensors; refusing to unpickle it ({exc})"
+        ) from None
     if not isinstance(raw, dict):
         raise CheckpointError(f"{path}: expected a dict of tensors, got {type(raw).__name__}")
     state = {_from_official_key(k): v for k, v in raw.items()}

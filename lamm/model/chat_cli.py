@@ -1,0 +1,75 @@
+"""Interactive multi-turn chat with a trained checkpoint about one image (or point cloud)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint", required=True, help="a lamm checkpoint folder (model.safetensors + manifest)"
+    )
+    parser.add_argument("--image", "--media", dest="media", help="image (or .npy point cloud) to talk about")
+    parser.add_argument("--system", default="", help="system message placed before the first question")
+    parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument("--sample", action="store_true", help="sample (official: top_p 0.9, temperature 1.0)")
+    parser.add_argument("--top-p", type=float, default=0.9)
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--device", default=None, help="default: cuda when available, else cpu")
+    parser.add_argument("--base-llm", default=None, help="load on this base LLM instead of the recorded one")
+    parser.add_argument(
+        "--force", action="store_true", help="load even if the base differs from the trained-on one"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from lamm.model.checkpoint import load_checkpoint
+    from lamm.model.generate import GenItem, generate
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model, tokenizer = load_checkpoint(
+        args.checkpoint, base_llm=args.base_llm, force=args.force, device=device
+    )
+    preprocess = model.encoder.preprocessor()
+    media = preprocess(args.media) if args.media else None
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print(
+            "lamm chat: type a message; /image PATH switches the image, /reset clears, /quit or Ctrl-D exits."
+        )
+    history: list[tuple[str, str]] = []
+    while True:
+        if interactive:
+            print("you> ", end="", flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            break
+        query = line.rstrip("\n")
+        if not query.strip():
+            continue
+        if query.strip() == "/quit":
+            break
+        if query.strip() == "/reset":
+            history = []
+            continue
+        if query.startswith("/image "):
+            media, history = preprocess(query[len("/image ") :].strip()), []
+            continue
+        item = GenItem(media=media, system=args.system, query=query, history=list(history))
+        answer = generate(
+            model,
+            tokenizer,
+            [item],
+            max_new_tokens=args.max_new_tokens,
+            do_sample=args.sample,
+            top_p=args.top_p,
+            temperature=args.temperature,
+            seed=args.seed,
+        )[0]
+        history.append((query, answer))
+        print(("lamm> " if interactive else "") + answer, flush=True)
+    return 0
