@@ -123,3 +123,64 @@ def make_echo(arg: str = "", **_options) -> EchoAdapter:
     kw = {"delay": os.environ.get("ECHO_DELAY", "0"), "log": os.environ.get("ECHO_LOG")}
     kw.update(p.split("=", 1) for p in arg.split(",") if p)
     return EchoAdapter(float(kw.get("delay", 0)), kw.get("log"), kw.get("fail"))
+
+
+LLAVA_TEMPLATE = (
+    "{% for m in messages %}"
+    "{% if m['role'] == 'system' %}{{ m['content'][0]['text'] }} "
+    "{% elif m['role'] == 'user' %}USER: "
+    "{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>\n{% endif %}{% endfor %}"
+    "{% for c in m['content'] %}{% if c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %} "
+    "{% else %}ASSISTANT: {{ m['content'][0]['text'] }}</s>{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}ASSISTANT:{% endif %}"
+)
+
+
+def make_tiny_llava(out: Path, seed: int = 0) -> Path:
+    """A random LlavaForConditionalGeneration (CLIP 32 px / 8 px patches + 2-layer LLaMA) with a
+    LLaVA-1.5-style processor and chat template, saved with ``save_pretrained``."""
+    import torch
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )  # fmt: skip
+
+    from lamm.model.tiny import train_tokenizer
+
+    corpus = [
+        "USER: what is it? ASSISTANT: a cat on a mat.",
+        "It is a dog. It is a ship. Options: (A) red",
+    ] * 30
+    tok = train_tokenizer(corpus, 300, out / "tok")
+    tok.add_special_tokens({"additional_special_tokens": ["<image>"]})
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    images = CLIPImageProcessor(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}, do_center_crop=True
+    )
+    proc = LlavaProcessor(
+        image_processor=images, tokenizer=tok, patch_size=8, vision_feature_select_strategy="default",
+        chat_template=LLAVA_TEMPLATE, image_token="<image>", num_additional_image_tokens=1,
+    )  # fmt: skip
+    torch.manual_seed(seed)
+    cfg = LlavaConfig(
+        vision_config=CLIPVisionConfig(
+            hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+            image_size=32, patch_size=8, projection_dim=32,
+        ),
+        text_config=LlamaConfig(
+            vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+            num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
+            bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+        ),
+        image_token_index=tok.convert_tokens_to_ids("<image>"),
+        vision_feature_layer=-2, vision_feature_select_strategy="default",
+    )  # fmt: skip
+    model = LlavaForConditionalGeneration(cfg)
+    model.save_pretrained(out / "llava")
+    proc.save_pretrained(out / "llava")
+    return out / "llava"

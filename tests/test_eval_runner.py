@@ -279,3 +279,32 @@ def test_two_processes_give_the_same_answers_as_one(tmp_path):
         tmp_path / "two" / "answers" / "Keypoints_Detection_LSP.json"
     ).read_bytes()
     assert "CIFAR10" in out
+
+
+def test_eval_scores_with_lamm_score_code(tmp_path):
+    bench = make_benchmark_2d(tmp_path / "2D", n=6)
+    res = evaluate(
+        _cfg(bench, tmp_path / "run", names="CIFAR10,SQAimage", score=True, limit=5), EchoAdapter()
+    )
+    cifar, sqa = find_dataset("CIFAR10"), find_dataset("SQAimage")
+    meta = json.loads((bench / "meta_file" / "Classification_CIFAR10.json").read_text())[:5]
+    # echo answers "It is a <word> ...": correct when <word> is the label
+    hits = [
+        echo_answer(GenRequest(bench / r["image"], "image", cifar.system_message, r["query"])).split()[3]
+        == r["label"]
+        for r in meta
+    ]
+    assert res["datasets"]["CIFAR10"]["value"] == pytest.approx(sum(hits) / 5)
+    assert res["datasets"]["CIFAR10"]["metric"] == "accuracy"
+    qs = json.loads((bench / "meta_file" / "VQA_SQAimage.json").read_text())[:5]
+    right = 0
+    for r in qs:
+        req = GenRequest(bench / r["image"], "image", sqa.system_message, r["query"])
+        first = echo_answer(req)
+        second = echo_answer(GenRequest(req.media, "image", req.system, r["query"] + first + " ###\nANSWER:"))
+        right += second == f"({'AB'[r['gt_choice']]})"
+    assert res["datasets"]["SQAimage"]["value"] == pytest.approx(right / 5)
+    assert res["datasets"]["SQAimage"]["parse_failure_rate"] == 0.0
+    assert res["datasets"]["SQAimage"]["score"]["n"] == 5
+    samples = json.loads((tmp_path / "run" / "scores" / "SQAimage.json").read_text())
+    assert len(samples) == 5 and {"index", "score", "rule", "failed"} <= set(samples[0])

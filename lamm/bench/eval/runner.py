@@ -345,13 +345,17 @@ def score_answers(
     """Score with ``lamm score``'s code; per-sample details go to ``scores/<dataset>.json``."""
     from lamm.bench.score import score_dataset
 
-    answers = [{"id": r.id, "text": row["text"]} if row else None for r, row in zip(records, rows)]
-    score = score_dataset(
-        cfg.benchmark_dir, spec, answers, protocol=cfg.protocol, on_error="skip", records=records
-    )
+    # Scoring pairs answers with meta records by position: a record without an answer (skipped, or
+    # beyond --limit) gets an entry without text, which scoring skips instead of shifting the rest.
+    answers = [{"id": r.id, "text": row["text"]} if row else {"id": r.id} for r, row in zip(records, rows)]
+    score = score_dataset(cfg.benchmark_dir, spec, answers, protocol=cfg.protocol, on_error="skip")
     samples = score.pop("samples", None)
     if samples is not None:
         write_json_official(cfg.out / SCORES_DIR / f"{spec.key}.json", samples)
+    unscored = score.pop("skipped", [])
+    score["n_unscored"] = len(unscored)
+    routine = ("missing field", "no answer at this position")
+    score["unscored"] = [u for u in unscored if not str(u.get("reason")).startswith(routine)][:50]
     return {"score": score, "metric": score.get("metric"), "value": score.get("value"),
             "parse_failure_rate": score.get("parse_failure_rate")}  # fmt: skip
 

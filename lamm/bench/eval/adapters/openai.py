@@ -203,4 +203,5 @@ class OpenAIAdapter(Adapter):
 @register_adapter("openai")
 def build(arg: str, **options: Any) -> OpenAIAdapter:
     model, url = parse_target(arg)
+    options.pop("device", None)
     return OpenAIAdapter(model, url, **options)
