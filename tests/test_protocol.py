@@ -23,3 +23,14 @@ def test_unknown_dataset_lists_valid_names():
         assert "CIFAR10 (common)" in str(exc)
     else:
         raise AssertionError("expected KeyError")
+
+
+def test_chef_task_type_falls_back_to_latest_table():
+    from lamm.protocol.prompts import prompts
+
+    assert "keypoint_detection" not in prompts()["train_task_system_messages_v1"]
+    latest = prompts()["train_task_system_messages_latest"]["keypoint_detection"]
+    assert train_system_message("keypoint_detection") == latest
+    assert (
+        train_system_message("classification") == prompts()["train_task_system_messages_v1"]["classification"]
+    )

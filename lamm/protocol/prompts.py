@@ -32,6 +32,10 @@ def prompt(group: str, name: str) -> str:
 def train_system_message(task_type: str, version: str = "v1") -> str:
     """Training system message for an instruction sample's ``task_type`` (absent -> ``normal``)."""
     table = prompts()[f"train_task_system_messages_{version}"]
-    if task_type not in table:
-        raise KeyError(f"unknown task_type {task_type!r}; known: {sorted(table)}")
-    return table[task_type]
+    if task_type in table:
+        return table[task_type]
+    # ChEF-era task types (e.g. keypoint_detection) exist only in the latest table.
+    latest = prompts()["train_task_system_messages_latest"]
+    if task_type in latest:
+        return latest[task_type]
+    raise KeyError(f"unknown task_type {task_type!r}; known: {sorted(set(table) | set(latest))}")
