@@ -53,6 +53,11 @@ class ModelConfig:
             raise ValueError(f"model dtype {self.dtype!r} not in {sorted(DTYPES)}")
         if "type" not in self.encoder:
             raise ValueError("model encoder config needs a 'type' (e.g. 'clip')")
+        if "trainable" in self.encoder and bool(self.encoder["trainable"]) == self.freeze_encoder:
+            raise ValueError(
+                f"encoder.trainable={self.encoder['trainable']} contradicts freeze_encoder={self.freeze_encoder}; "
+                "set freeze_encoder only"
+            )
 
     @property
     def torch_dtype(self) -> torch.dtype:

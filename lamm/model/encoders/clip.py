@@ -98,6 +98,11 @@ class ClipEncoder(MediaEncoder):
     def set_trainable(self, trainable: bool) -> None:
         self.trainable = trainable
         self.model.requires_grad_(trainable)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> ClipEncoder:
+        """A frozen encoder stays in eval mode (no dropout) even when the whole model trains."""
+        return super().train(mode and getattr(self, "trainable", True))
 
     def preprocessor(self) -> ClipPreprocessor:
         return ClipPreprocessor(self.image_size, self.mean, self.std)  # type: ignore[arg-type]
