@@ -1,0 +1,82 @@
+"""GPT-judge ranking of two evaluation runs (the paper's GPT metric), with win rates and 95% CIs.
+
+    lamm judge runs/lamm runs/llava --judge openai:gpt-4o-mini@https://api.openai.com/v1
+
+RUN_A is the model under test (assistant A), RUN_B the comparison; either may be a ``lamm eval`` run
+folder or an official answer folder. The key comes from OPENAI_API_KEY or LAMM_API_KEY.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+from lamm.bench.judge import format_table, judge_runs, sample_sizes
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_a", type=Path, help="run (or answer folder) under test: assistant A")
+    p.add_argument("run_b", type=Path, help="comparison run (or answer folder): assistant B")
+    p.add_argument("--judge", required=True, help="openai:MODEL@BASE_URL")
+    p.add_argument("--benchmark-dir", type=Path, default=None, help="default: the one RUN_A was run on")
+    p.add_argument(
+        "--datasets", default=None, help=f"comma-separated, default all of {', '.join(sample_sizes())}"
+    )
+    p.add_argument("--seed", type=int, default=0, help="fixes the sampled records")
+    p.add_argument("--buggy-newlines", action="store_true", help="official bug: newline between characters")
+    p.add_argument("--cache", type=Path, default=None, help="judge cache folder (default RUN_A/judge_cache)")
+    p.add_argument("--out", type=Path, default=None, help="JSON report (default RUN_A/judge_vs_<RUN_B>.json)")
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--timeout", type=float, default=120.0)
+    p.add_argument("--max-retries", type=int, default=5)
+
+
+def _benchmark_dir(args: argparse.Namespace) -> Path:
+    if args.benchmark_dir is not None:
+        return args.benchmark_dir
+    results = args.run_a / "results.json"
+    if results.is_file():
+        return Path(json.loads(results.read_text("utf-8"))["run"]["benchmark_dir"])
+    raise SystemExit("lamm judge: --benchmark-dir is needed when RUN_A is not a `lamm eval` run folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lamm.bench.eval.adapters.openai import ChatClient, parse_target
+
+    prefix, _, target = args.judge.partition(":")
+    if prefix != "openai" or not target:
+        raise SystemExit("lamm judge: --judge must be openai:MODEL@BASE_URL")
+    model, url = parse_target(target)
+    client = ChatClient(
+        model, url, timeout=args.timeout, max_retries=args.max_retries, concurrency=args.concurrency
+    )
+    result = judge_runs(
+        client,
+        _benchmark_dir(args),
+        args.run_a,
+        args.run_b,
+        cache_dir=args.cache or args.run_a / "judge_cache",
+        datasets=args.datasets.split(",") if args.datasets else None,
+        seed=args.seed,
+        buggy_newlines=args.buggy_newlines,
+    )
+    out = args.out or args.run_a / f"judge_vs_{args.run_b.resolve().name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2), "utf-8")
+    print(f"A = {args.run_a}   B = {args.run_b}   judge = {model}")
+    print(format_table(result))
+    reasons = Counter(
+        s["detail"].split(" (after")[0]
+        for d in result["datasets"].values()
+        for s in d.get("samples", [])
+        if s["status"] == "failed"
+    )
+    if reasons:
+        print(
+            "failed judge calls: " + ", ".join(f"{n}x {r}" for r, n in reasons.most_common()), file=sys.stderr
+        )
+    print(f"report: {out}")
+    return 0
