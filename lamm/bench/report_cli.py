@@ -1,0 +1,28 @@
+"""Leaderboard report (HTML or Markdown) across ``lamm eval`` runs, with the paper's numbers for reference.
+
+lamm report runs/tiny runs/llava --out report.html
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lamm.bench.report import leaderboard_text, write_report
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("runs", nargs="+", type=Path, help="run folders written by `lamm eval`")
+    p.add_argument("--out", required=True, type=Path, help="PATH.html or PATH.md")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.out.suffix not in (".html", ".md"):
+        raise SystemExit("lamm report: --out must end in .html or .md")
+    for r in args.runs:
+        if not (r / "results.json").is_file():
+            raise SystemExit(f"lamm report: {r} has no results.json (run `lamm eval` first)")
+    path = write_report(args.runs, args.out)
+    print(leaderboard_text(args.runs))
+    print(f"report: {path}")
+    return 0
