@@ -87,3 +87,38 @@ def test_wordnet_from_nltk_data_dir_without_lexnames(tmp_path, monkeypatch):
     monkeypatch.setenv("NLTK_DATA", str(tmp_path))
     monkeypatch.delenv("LAMM_WORDNET", raising=False)
     assert L.find_wordnet_dir() == wn_dir
+
+
+def test_simple_text_shortcut_equals_full_tokenizer():
+    import random
+
+    def full(t):
+        return [tok for s in L._punkt().tokenize(t) for tok in L._treebank().tokenize(s)]
+
+    vocab = "a the cat dog cannot gonna wanna gimme gotta lemme can not no 12 0 etc mr x , ,, . 1,000".split(
+        " "
+    )
+    rng = random.Random(0)
+    checked = 0
+    for _ in range(3000):
+        t = "".join(
+            rng.choice(vocab) + rng.choice(["", " ", " ", ", ", "  ", ","]) for _ in range(rng.randint(0, 9))
+        )
+        t += "." if rng.random() < 0.5 else ""
+        fast = L._simple_tokens(t)
+        if fast is not None:
+            checked += 1
+            assert fast == full(t), t
+    assert checked > 500
+    assert L._simple_tokens("i cannot see a cat, really.") == [
+        "i",
+        "can",
+        "not",
+        "see",
+        "a",
+        "cat",
+        ",",
+        "really",
+        ".",
+    ]
+    assert L._simple_tokens("a cat. a dog.") is None and L._simple_tokens("It is") is None

@@ -252,3 +252,34 @@ def test_3d_scannet_protocols(tmp_path, capsys):
     qa = _answers(tmp_path / "qa.json", ["hm\n The answer is F."], ["q0"])
     assert main([*base, "--dataset", "ScanQA_multiplechoice", "--answers", str(qa)]) == 0
     assert last_json(capsys.readouterr().out)["value"] == 1.0
+
+
+def test_image_size_matches_pil_and_catches_truncation(tmp_path):
+    import numpy as np
+
+    from lamm.bench.score import image_size
+
+    arr = np.random.default_rng(0).integers(0, 255, (37, 53, 3), dtype=np.uint8)
+    im = Image.fromarray(arr)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated orientation: PIL's .size ignores it, and so do we
+    cases = {"a.jpg": {}, "p.jpg": {"progressive": True}, "e.jpg": {"exif": exif}, "a.png": {}, "a.gif": {}}
+    for name, kw in cases.items():
+        im.save(tmp_path / name, **kw)
+        assert image_size(str(tmp_path / name)) == Image.open(tmp_path / name).size == (53, 37)
+    data = (tmp_path / "a.jpg").read_bytes()
+    (tmp_path / "t.jpg").write_bytes(data[:-30])
+    with pytest.raises(OSError):
+        image_size(str(tmp_path / "t.jpg"))
+    with pytest.raises(OSError):
+        image_size(str(tmp_path / "missing.png"))
+
+
+def test_score_speed_script_small(tmp_path):
+    script = Path(__file__).resolve().parent.parent / "bench" / "score_speed.py"
+    r = subprocess.run(
+        [sys.executable, str(script), "--workdir", str(tmp_path), "--runs", "1", "--scale", "0.002"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "samples: 125;" in r.stdout and "CelebA(Hair)" in r.stdout

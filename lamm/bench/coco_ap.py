@@ -14,8 +14,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from lamm.bench import parse as P
-
 
 def _xywh(b: tuple[float, ...], w: int, h: int) -> list[float]:
     return [b[0] * w, b[1] * h, (b[2] - b[0]) * w, (b[3] - b[1]) * h]
@@ -49,12 +47,14 @@ def coco_ap50(
     return None if ap < 0 else ap
 
 
-def voc_ap50(items: list) -> dict[str, float | None]:
-    """``ap50`` (class-aware) and ``ap50_agnostic`` for VOC2012 detection items (see module doc)."""
+def voc_ap50(items: list, boxes: list[list[tuple[float, ...]]]) -> dict[str, float | None]:
+    """``ap50`` (class-aware) and ``ap50_agnostic`` for VOC2012 detection items and their parsed boxes."""
+    from lamm.bench.labels import answer_lemmas, label_candidates
+
     labels = sorted({o["label"] for it in items for o in it.rec["object"]})
     cat = {lab: i + 1 for i, lab in enumerate(labels)}
     images, gts, dets, dets_agn, gts_agn = [], [], [], [], []
-    for img_id, it in enumerate(items, start=1):
+    for img_id, (it, parsed) in enumerate(zip(items, boxes), start=1):
         w, h = it.size
         images.append({"id": img_id, "width": w, "height": h})
         for o in it.rec["object"]:
@@ -62,11 +62,12 @@ def voc_ap50(items: list) -> dict[str, float | None]:
             ann = {"image_id": img_id, "bbox": box, "area": box[2] * box[3], "iscrowd": 0}
             gts.append({**ann, "id": len(gts) + 1, "category_id": cat[o["label"]]})
             gts_agn.append({**ann, "id": len(gts_agn) + 1, "category_id": 1})
-        boxes = [b for b in P.parse_boxes(it.text).value if all(math.isfinite(v) for v in b)]
-        if not boxes:
+        finite = [b for b in parsed if all(math.isfinite(v) for v in b)]
+        if not finite:
             continue
-        found = [cat[lab] for lab in labels if P.parse_label(lab, it.text).value]
-        for k, b in enumerate(boxes):
+        lemmas = answer_lemmas(it.text)  # the label matcher, once per text for all labels
+        found = [cat[lab] for lab in labels if any(c in lemmas for c in label_candidates(lab)[0])]
+        for k, b in enumerate(finite):
             d = {"image_id": img_id, "bbox": _xywh(b, w, h), "score": 1.0 / (1 + k)}
             dets_agn.append({**d, "category_id": 1})
             dets += [{**d, "category_id": c} for c in found]

@@ -174,7 +174,8 @@ def flickr30k(items: list[Item], ctx: Context) -> Outcome:
     for it in items:
         refs = [s.replace(".", "").split() for s in it.rec["sentences"]]
         p = P.caption_pieces(it.text)
-        score = max((_bleu4(refs, piece) for piece in p.value), default=0.0)
+        # an empty piece scores exactly 0 in nltk (no unigram match), so it is not computed
+        score = max((_bleu4(refs, piece) for piece in p.value if piece), default=0.0)
         rows.append(sample(it, score, p))
         cands.append(P.parse_sentence(it.text))
         refs_all.append(list(it.rec["sentences"]))
@@ -195,9 +196,10 @@ def voc_detection(items: list[Item], ctx: Context) -> Outcome:
     """
     from lamm.bench.coco_ap import voc_ap50
 
-    rows, correct, total = [], 0, 0
+    rows, correct, total, parsed = [], 0, 0, []
     for it in items:
         p = P.parse_boxes(it.text)
+        parsed.append(p.value)
         c = 0
         for obj in it.rec["object"]:
             if P.parse_label(obj["label"], it.text).value and any(
@@ -207,7 +209,7 @@ def voc_detection(items: list[Item], ctx: Context) -> Outcome:
         n = len(it.rec["object"])
         correct, total = correct + c, total + n
         rows.append(sample(it, _div(c, n), p, correct=c, total=n, boxes=len(p.value)))
-    extra = voc_ap50(items) if items else {"ap50": None, "ap50_agnostic": None}
+    extra = voc_ap50(items, parsed) if items else {"ap50": None, "ap50_agnostic": None}
     return Outcome("recall@0.5", _div(correct, total), rows, {**extra, "correct": correct, "total": total})
 
 

@@ -231,7 +231,10 @@ def parse_smile(text: str) -> Parsed:
     """
     from lamm.bench.labels import content_tokens
 
-    toks = content_tokens(text.lower(), drop_stopwords=False)
+    low = text.lower()
+    if "no" not in low:  # exact shortcut: a "no"/"not" token needs "no" in the text ("cannot" has it)
+        return Parsed("1", "default")
+    toks = content_tokens(low, drop_stopwords=False)
     if "no" in toks or "not" in toks:
         return Parsed("-1", "negation")
     return Parsed("1", "default")

@@ -9,6 +9,7 @@ entry of ``skipped`` while the rest is scored. No torch import here.
 from __future__ import annotations
 
 import math
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,29 +28,72 @@ METRICS = {**METRICS_2D, **METRICS_3D}
 # ------------------------------------------------------------------------------------------------ images
 
 
-def _tail_ok(path: str, fmt: str | None) -> bool:
-    """Cheap end-marker check (JPEG EOI, PNG IEND): a full decode costs ~ms per image."""
+def _tail_ok(tail: bytes, fmt: str) -> bool:
+    """End-marker check (JPEG EOI, PNG IEND): catches truncated files without a full decode."""
+    return tail.endswith(b"\xff\xd9") if fmt == "JPEG" else tail.endswith(b"IEND\xaeB`\x82")
+
+
+def _jpeg_size(fh) -> tuple[int, int] | None:
+    """(width, height) from the first SOFn marker, as PIL reads it; None if the stream looks odd."""
+    fh.seek(2)
+    while True:
+        b = fh.read(1)
+        while b == b"\xff":
+            b = fh.read(1)
+        if not b:
+            return None
+        m = b[0]
+        if m == 0xD8 or 0xD0 <= m <= 0xD7 or m == 0x01:
+            continue
+        seg = fh.read(2)
+        if len(seg) < 2:
+            return None
+        n = int.from_bytes(seg, "big")
+        if 0xC0 <= m <= 0xCF and m not in (0xC4, 0xC8, 0xCC):
+            d = fh.read(5)
+            return (int.from_bytes(d[3:5], "big"), int.from_bytes(d[1:3], "big")) if len(d) == 5 else None
+        if m == 0xDA or n < 2:
+            return None
+        fh.seek(n - 2, 1)
+
+
+def _fast_size(path: str) -> tuple[int, int] | None:
+    """Header + end-marker read for intact PNG/JPEG files (~20x faster than PIL); None -> use PIL."""
     with open(path, "rb") as fh:
+        head = fh.read(24)
         fh.seek(0, 2)
-        fh.seek(max(0, fh.tell() - 12))
+        end = fh.tell()
+        fh.seek(max(0, end - 12))
         tail = fh.read()
-    if fmt == "JPEG":
-        return tail.endswith(b"\xff\xd9")
-    if fmt == "PNG":
-        return tail.endswith(b"IEND\xaeB`\x82")
-    return False
+        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and _tail_ok(tail, "PNG"):
+            return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+        if head[:3] == b"\xff\xd8\xff" and _tail_ok(tail, "JPEG"):
+            return _jpeg_size(fh)
+    return None
 
 
 @cache
 def image_size(path: str) -> tuple[int, int]:
     """(width, height) as the official ``PIL.Image.open(...).size``; OSError if the file is missing,
-    unreadable or truncated. Files whose end marker is intact skip the full decode; others are decoded."""
+    unreadable or truncated. Intact PNG/JPEG files are sized from their header (their end marker proves
+    they are complete); anything else is opened and fully decoded by PIL (raises on truncated data)."""
+    size = _fast_size(path)
+    if size and size[0] > 0 and size[1] > 0:
+        return size
     from PIL import Image
 
     with Image.open(path) as im:
-        if not _tail_ok(path, im.format):
-            im.load()  # raises on truncated data (PIL's LOAD_TRUNCATED_IMAGES is left off)
+        im.load()
         return im.size
+
+
+def media_path(benchmark_dir: str | Path, rec: Any, meta: Path) -> str:
+    """The record's image path; a lexical fast path for plain relative paths, otherwise the checked
+    :func:`lamm.formats.media_file` (which refuses paths escaping the benchmark folder)."""
+    rel = rec.media
+    if isinstance(rel, str) and rel and not rel.startswith("/") and ".." not in rel.split("/"):
+        return os.path.join(str(benchmark_dir), rel)
+    return str(media_file(benchmark_dir, rec, source=meta))
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -143,11 +187,11 @@ def score_dataset(
                 )  # fmt: skip
             size = None
             if spec.dim == "2d":
-                path = media_file(benchmark_dir, rec, source=meta)
+                path = media_path(benchmark_dir, rec, meta)
                 try:
-                    size = image_size(str(path))
+                    size = image_size(path)
                 except (OSError, ValueError) as exc:
-                    what = "not found" if not path.exists() else f"unreadable ({exc})"
+                    what = "not found" if not os.path.exists(path) else f"unreadable ({exc})"
                     raise FormatError(
                         meta, f"image {path} {what}", index=i, record_id=rec.id, field="image"
                     ) from None
