@@ -56,7 +56,16 @@ def _sent(rng: random.Random, n: int) -> str:
 
 
 def make_record(name: str, i: int, rng: random.Random, size: tuple[int, int]) -> tuple[dict, object]:
-    """One meta record (without id/image/query) and a plausible answer for it (image ``size`` w, h)."""
+    """One meta record (without id/image/query) and a plausible answer for it (image ``size`` w, h);
+    about 5 % of answers are evasive (exercising the parse-failure paths)."""
+    rec, text = _make_record(name, i, rng, size)
+    if rng.random() < 0.05:
+        evasive = f"Sorry, I cannot tell from image {i}."
+        text = {k: evasive for k in text} if isinstance(text, dict) else evasive
+    return rec, text
+
+
+def _make_record(name: str, i: int, rng: random.Random, size: tuple[int, int]) -> tuple[dict, object]:
     adj = f"{rng.choice(ADJ)} {rng.choice(ADJ)}"
     if name == "CIFAR10":
         lab = rng.choice(CIFAR)
@@ -140,7 +149,7 @@ def build(workdir: Path, scale: float, seed: int = 0) -> Path:
 
     bench = workdir / "2D_Benchmark"
     stamp = workdir / "built.json"
-    if stamp.is_file() and json.loads(stamp.read_text()) == {"scale": scale, "seed": seed, "v": 3}:
+    if stamp.is_file() and json.loads(stamp.read_text()) == {"scale": scale, "seed": seed, "v": 4}:
         return bench
     rng = random.Random(seed)
     for name, n in SIZES.items():
@@ -159,7 +168,7 @@ def build(workdir: Path, scale: float, seed: int = 0) -> Path:
             answers.append({"id": str(i), "text": text, "delta_path": ""})
         write_json_official(bench / "meta_file" / spec.meta_file, meta)
         write_json_official(workdir / "answers" / spec.answer_file, answers)
-    stamp.write_text(json.dumps({"scale": scale, "seed": seed, "v": 3}))
+    stamp.write_text(json.dumps({"scale": scale, "seed": seed, "v": 4}))
     return bench
 
 

@@ -215,3 +215,11 @@ def test_locating_fsc147_skips_ge10():
     out = M.locating_fsc147(items(rows), ctx(2))
     assert out.extra["total"] == 2 and out.extra["correct"] == 1 and out.value == 0.5
     assert out.samples[1]["score"] is None and out.extra["not_counted_ge10"] == 1
+
+
+def test_classification_parse_failures():
+    rows = [({"label": "cat"}, "a dog"), ({"label": "dog"}, "I cannot tell."), ({"label": "dog"}, "dog")]
+    out = M.cifar10(items(rows), ctx(3))
+    assert [s["failed"] for s in out.samples] == [False, True, False]
+    uc = M.ucmerced(items([({"label": "beach"}, "a river"), ({"label": "river"}, "no idea")]), ctx(2))
+    assert [s["failed"] for s in uc.samples] == [False, True]

@@ -115,3 +115,8 @@ def test_scanqa_letters_a_to_f():
     out = M.scanqa(items(rows), Context("lamm", 3, 3))
     assert [s["score"] for s in out.samples] == [1.0, 1.0, 0.0]
     assert [s["rule"] for s in out.samples] == ["answer_is", "paren", "text"]
+
+
+def test_scanrefer_reads_gt_bbox_field_of_jul23():
+    rows = [({"gt_bbox": [0, 0, 0, 2, 2, 2], "object": [9, 9, 9, 1, 1, 1]}, "[0, 0, 0, 2, 2, 2]")]
+    assert M.scanrefer_grounding(items(rows), Context("lamm", 1, 1)).value == 1.0

@@ -142,3 +142,10 @@ def test_parse_label_rules():
     assert P.parse_label("diningtable", "a diningtable") == P.Parsed(False, "literal", True)
     assert P.parse_label("cat", "It is a dog.") == P.Parsed(False, "wordnet", False)
     assert P.parse_label("cat", "qwzx blorf") == P.Parsed(False, "wordnet", True)
+
+
+def test_parse_label_failure_against_the_label_set():
+    labels = ("cat", "dog", "automobile")
+    assert P.parse_label("cat", "It is a dog.", labels) == P.Parsed(False, "wordnet", False)
+    assert P.parse_label("cat", "Sorry, I cannot tell.", labels) == P.Parsed(False, "wordnet", True)
+    assert P.parse_label("automobile", "a motorcar", labels) == P.Parsed(True, "wordnet")

@@ -82,27 +82,31 @@ def near(pt: tuple[float, ...], q: tuple[float, ...]) -> bool:
 
 def cifar10(items: list[Item], ctx: Context) -> Outcome:
     """Label matcher(label, text); divided by the number of answers (§7.11)."""
+    labels = tuple(sorted({it.rec["label"] for it in items}))
     rows = []
     for it in items:
-        p = P.parse_label(it.rec["label"], it.text)
+        p = P.parse_label(it.rec["label"], it.text, labels)
         rows.append(sample(it, float(p.value), p))
     return Outcome("accuracy", _div(sum(r["score"] for r in rows), ctx.n_answers), rows)
 
 
 def celeba_hair(items: list[Item], ctx: Context) -> Outcome:
+    labels = tuple(sorted({it.rec["attr"] for it in items}))
     rows = []
     for it in items:
-        p = P.parse_label(it.rec["attr"], it.text)
+        p = P.parse_label(it.rec["attr"], it.text, labels)
         rows.append(sample(it, float(p.value), p))
     return Outcome("accuracy", _div(sum(r["score"] for r in rows), ctx.n_meta), rows)
 
 
 def ucmerced(items: list[Item], ctx: Context) -> Outcome:
-    """Raw, case-sensitive substring test ``label in text``."""
+    """Raw, case-sensitive substring test ``label in text`` (failed: no dataset label in the text)."""
+    labels = {it.rec["label"] for it in items}
     rows = []
     for it in items:
         hit = it.rec["label"] in it.text
-        rows.append(sample(it, float(hit), P.Parsed(hit, "substring")))
+        failed = not hit and not any(lab in it.text for lab in labels)
+        rows.append(sample(it, float(hit), P.Parsed(hit, "substring", failed)))
     return Outcome("accuracy", _div(sum(r["score"] for r in rows), ctx.n_meta), rows)
 
 

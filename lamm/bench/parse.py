@@ -240,15 +240,21 @@ def parse_smile(text: str) -> Parsed:
     return Parsed("1", "default")
 
 
-def parse_label(gt: str, text: str) -> Parsed:
+def parse_label(gt: str, text: str, label_set: tuple[str, ...] | None = None) -> Parsed:
     """The v1 label matcher (``classification_acc``): ``value`` True when ``gt`` is named in ``text``.
 
-    Rule ``wordnet`` (candidates from gt's first synset) or ``literal`` (gt unknown to WordNet);
-    ``failed`` when no word of the answer is known to WordNet (nothing a label could match).
+    Rule ``wordnet`` (candidates from gt's first synset) or ``literal`` (gt unknown to WordNet).
+    ``failed``: the answer names none of the dataset's labels (``label_set``), or without a label set,
+    no word of the answer is known to WordNet.
     """
     from lamm.bench.labels import answer_lemmas, label_candidates
 
     cands, rule = label_candidates(gt)
     lemmas = answer_lemmas(text)
     hit = any(c in lemmas for c in cands)
-    return Parsed(hit, rule, not hit and not (lemmas - {None}))
+    if hit:
+        return Parsed(True, rule)
+    if label_set is None:
+        return Parsed(False, rule, not (lemmas - {None}))
+    named = any(c in lemmas for lab in label_set for c in label_candidates(lab)[0])
+    return Parsed(False, rule, not named)
