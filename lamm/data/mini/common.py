@@ -35,7 +35,7 @@ def pixels_hash(img: Image.Image | np.ndarray) -> str:
 
 def save_png(img: Image.Image, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path, format="PNG", compress_level=6)
+    img.save(path, format="PNG", compress_level=1)
 
 
 def count_label(n: int) -> str:

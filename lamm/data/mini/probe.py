@@ -1,0 +1,103 @@
+"""Learnability probe: can a tiny CNN read the LAMM-Mini labels from the pixels?
+
+Trains a small CNN from scratch (CPU, seconds) per classification-like task on training-split images and
+measures accuracy on the benchmark records of a LAMM-Mini build. It is a sanity check of the world
+(answers are visible in the pixels at 64 px), not a LAMM model.
+
+    python -m lamm.data.mini.probe --bench DIR/2D_Benchmark [--train 1500] [--steps 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lamm.data.mini.instruct2d import instruct_sample
+from lamm.formats import load_benchmark
+from lamm.protocol.datasets import find_dataset
+
+# dataset -> (instruction task whose images share the scene kind, label of an item, label of a record)
+TASKS = {
+    "CIFAR10": ("classification", lambda info: info["shapes"][0].label, lambda r: r["label"]),
+    "UCMerced": ("fine_grained", lambda info: info["label"], lambda r: r["label"]),
+    "FSC147": ("counting", lambda info: str(len(info["shapes"])), lambda r: str(r["num"])),
+    "CelebA(Smile)": ("facial", lambda info: "1" if info["smile"] else "-1", lambda r: r["attr"]),
+    "CelebA(Hair)": ("facial", lambda info: info["hair"], lambda r: r["attr"]),
+}
+
+
+def _net(n_classes: int):
+    import torch.nn as nn
+
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(4),
+        nn.Flatten(), nn.Linear(64 * 16, n_classes),
+    )  # fmt: skip
+
+
+def probe(bench: str | Path, dataset: str, *, n_train: int, steps: int, seed: int = 0) -> dict:
+    import torch
+    from PIL import Image
+
+    task, item_label, rec_label = TASKS[dataset]
+    recs = load_benchmark(bench, find_dataset(dataset))
+    size = Image.open(Path(bench) / recs[0].media).size[0]
+    xs, ys = [], []
+    for i in range(n_train):
+        _, item = instruct_sample(task, i, seed, size)
+        xs.append(np.asarray(item.image.convert("RGB")))
+        ys.append(item_label(item.info))
+    classes = sorted(set(ys) | {rec_label(r.raw) for r in recs})
+    tx = [np.asarray(Image.open(Path(bench) / r.media).convert("RGB")) for r in recs]
+    ty = [classes.index(rec_label(r.raw)) for r in recs]
+
+    def tensor(a):
+        return torch.tensor(np.stack(a), dtype=torch.float32).permute(0, 3, 1, 2) / 255.0
+
+    X, Y = tensor(xs), torch.tensor([classes.index(y) for y in ys])
+    TX, TY = tensor(tx), torch.tensor(ty)
+    torch.manual_seed(seed)
+    net = _net(len(classes))
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-3)
+    g = torch.Generator().manual_seed(seed)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        idx = torch.randint(len(X), (64,), generator=g)
+        loss = torch.nn.functional.cross_entropy(net(X[idx]), Y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        acc = (net(TX).argmax(1) == TY).float().mean().item()
+    chance = max(np.bincount(ty)) / len(ty)
+    return {"dataset": dataset, "accuracy": round(acc, 4), "majority_baseline": round(float(chance), 4),
+            "n_train": n_train, "n_test": len(recs), "steps": steps, "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bench", required=True, help="a LAMM-Mini 2D_Benchmark folder")
+    ap.add_argument("--train", type=int, default=1500)
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--seed", type=int, default=0, help="the seed the LAMM-Mini build used")
+    ap.add_argument("--datasets", nargs="*", default=list(TASKS))
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    for name in args.datasets:
+        print(
+            json.dumps(probe(args.bench, name, n_train=args.train, steps=args.steps, seed=args.seed)),
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
