@@ -123,13 +123,15 @@ def test_fixed_batch_overfits():
     media = torch.randn(2, 3, 32, 32)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-3)
     losses = []
-    for _ in range(30):
+    for _ in range(40):
         loss = model(ids, labels=labels, attention_mask=mask, media=media).loss
+        losses.append(loss.item())
+        if losses[-1] < 0.1 * losses[0]:
+            break
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(loss.item())
-    assert losses[-1] < 0.1 * losses[0], losses
+    assert losses[-1] < 0.1 * losses[0], losses  # falls by 90% within 40 steps
 
 
 def test_trainable_sets_and_gradient_checkpointing():
@@ -201,3 +203,21 @@ def test_clip_preprocessor_matches_hf_and_names_bad_files(tmp_path):
     )
     assert g(x[None]).shape == (1, 1, 8)
     assert enc(x[None]).shape == (1, 16, 32)
+
+
+def test_point_cloud_model_through_the_registry():
+    """A 3D model: the point-cloud encoder plugs in via the registry and the 3D template."""
+    enc = {"type": "pointcloud", "num_points": 256, "num_groups": 16, "group_size": 8, "hidden_size": 32,
+           "depth": 2, "num_heads": 4}  # fmt: skip
+    torch.manual_seed(0)
+    model, tok = build_model(tiny_config(encoder=enc))
+    assert model.modality == "pcl"
+    conv = [
+        {"from": "human", "value": "Where is the chair?\n<pcl>"},
+        {"from": "gpt", "value": "At the left."},
+    ]
+    e = encode_sample(conv, "detection3d", tok, num_media_tokens=K, modality="pcl")
+    assert "<Pcl>" in tok.decode(e.input_ids)
+    out = model(torch.tensor([e.input_ids]), labels=torch.tensor([e.labels]), media=torch.rand(1, 256, 3))
+    out.loss.backward()
+    assert torch.isfinite(out.loss) and model.projector.weight.grad.abs().sum() > 0

@@ -31,10 +31,13 @@ class _StopOnText(StoppingCriteria):
 
     def __init__(self, tokenizer, stop: str) -> None:
         self.tokenizer, self.stop = tokenizer, stop
+        self.window = 2 * len(stop.encode("utf-8")) + 2  # a token holds at least one byte
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
-        # generate() got only embeddings, so ``input_ids`` holds just the generated tokens.
-        done = [self.stop in self.tokenizer.decode(row, skip_special_tokens=True) for row in input_ids]
+        # generate() got only embeddings, so ``input_ids`` holds just the generated tokens. Checked every
+        # step, so the separator, when it appears, is within the last few tokens.
+        tail = input_ids[:, -self.window :]
+        done = [self.stop in self.tokenizer.decode(row, skip_special_tokens=True) for row in tail]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
