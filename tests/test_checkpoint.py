@@ -12,12 +12,14 @@ from safetensors.torch import load_file, save_file
 
 from lamm.model.checkpoint import (
     CheckpointError,
+    convert_official,
     export_official,
     import_official,
     load_checkpoint,
     load_trainable,
     save_trainable,
 )
+from lamm.model.config import LoraSettings
 from lamm.model.lamm_model import build_model
 
 
@@ -128,6 +130,16 @@ def test_official_export_import_round_trip(lora_ckpt, tmp_path):
     old_style = {k.replace(".default.weight", ".weight"): v for k, v in raw.items()}
     torch.save(old_style, tmp_path / "old.pt")
     assert import_official(fresh, tmp_path / "old.pt")["unexpected"] == []
+    # official file -> lamm checkpoint folder -> load_checkpoint: same logits again
+    d = convert_official(f, tiny_config(lora=True), tmp_path / "converted")
+    loaded, _ = load_checkpoint(d)
+    with torch.no_grad():
+        assert torch.equal(loaded(ids, media=media).logits, logits)
+    # an official file for another LoRA rank is refused with the shapes named
+    cfg = tiny_config(lora=True)
+    cfg.lora = LoraSettings(r=2, alpha=2)
+    with pytest.raises(CheckpointError, match="shape mismatches"):
+        import_official(build_model(cfg)[0], f)
 
 
 class Payload:  # a pickled object: must never be unpickled

@@ -346,3 +346,13 @@ def import_official(
     return _apply_state(
         model, state, str(path), allow_missing=allow_missing, allow_unexpected=allow_unexpected
     )
+
+
+def convert_official(official: str | Path, config: ModelConfig, out_dir: str | Path) -> Path:
+    """Official ``pytorch_model.pt`` + the ModelConfig of its bases -> a lamm checkpoint folder (with a
+    manifest pinning those bases), usable by ``load_checkpoint`` / ``lamm chat`` / evaluation."""
+    from lamm.model.lamm_model import build_model
+
+    model, tokenizer = build_model(config)
+    import_official(model, official)
+    return save_trainable(model, out_dir, tokenizer=tokenizer)

@@ -78,7 +78,7 @@ def build_tiny(
     Returns a ModelConfig pointing at them: full fine-tuning, encoder trainable (random weights must
     learn), linear projector, ``num_media_tokens`` = all patches unless given.
     """
-    out = Path(out_dir)
+    out = Path(out_dir).resolve()  # absolute paths in the config: checkpoints load from any directory
     llm_dir, clip_dir = out / "llm", out / "clip"
     tokenizer = train_tokenizer(texts, vocab_size, llm_dir)
     torch.manual_seed(seed)
