@@ -46,7 +46,9 @@ def _cut(text: str, stop: str) -> str:
 
 
 @torch.no_grad()
-def _generate_batch(model, tokenizer, items, *, max_new_tokens, do_sample, top_p, temperature) -> list[str]:
+def _generate_batch(
+    model, tokenizer, items, *, max_new_tokens, do_sample, top_p, top_k, temperature
+) -> list[str]:
     tpl = get_template(model.config.template)
     prompts = [
         build_generation_prompt(
@@ -78,7 +80,7 @@ def _generate_batch(model, tokenizer, items, *, max_new_tokens, do_sample, top_p
         max_new_tokens=max_new_tokens,
         do_sample=do_sample,
         top_p=top_p if do_sample else None,
-        top_k=0 if do_sample else None,
+        top_k=top_k if do_sample else None,
         temperature=temperature if do_sample else None,
         pad_token_id=pad,
         eos_token_id=tokenizer.eos_token_id,
@@ -97,14 +99,16 @@ def generate(
     max_new_tokens: int = 64,
     do_sample: bool = False,
     top_p: float = 0.9,
+    top_k: int = 50,
     temperature: float = 1.0,
     seed: int | None = None,
     batch_size: int | None = None,
 ) -> list[str]:
     """Answers for ``items`` in order, text cut before the template separator (``###``).
 
-    Greedy by default; ``do_sample=True`` with the defaults (top_p 0.9, temperature 1.0) is the
-    official v1 sampling. Batches are left-padded; batched greedy output equals one-by-one output.
+    Greedy by default; ``do_sample=True`` with the defaults (top_p 0.9, temperature 1.0, and
+    transformers' default top_k 50, which the official code left on) is the official v1 sampling.
+    Batches are left-padded; batched greedy output equals one-by-one output.
     """
     if seed is not None:
         torch.manual_seed(seed)
@@ -122,6 +126,7 @@ def generate(
                 max_new_tokens=max_new_tokens,
                 do_sample=do_sample,
                 top_p=top_p,
+                top_k=top_k,
                 temperature=temperature,
             )
         return answers
