@@ -150,3 +150,40 @@ def test_helpers_and_errors() -> None:
         c4_conversation("classification", {}, np.random.default_rng(0))
     with pytest.raises(ValueError, match="at most 6 options"):
         vqa_query("Q?", list("abcdefg"))
+
+
+def test_official_parsers_read_every_response() -> None:
+    """The project's implementation of the official parsers recovers the annotation from each response."""
+    from lamm.bench import parse as P
+
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+
+        def answer(task: str, ann: dict, rng: np.random.Generator = rng) -> str:
+            return c4_conversation(task, ann, rng)[-1]["value"]
+
+        boxes = P.parse_boxes(answer("detection", ANNS["detection"]))
+        assert not boxes.failed
+        assert [list(b) for b in boxes.value] == [
+            pytest.approx(o["bbox"], abs=0.0051) for o in ANNS["detection"]["objects"]
+        ]
+        pts = P.parse_points(answer("locating", ANNS["locating"])).value
+        assert [list(p) for p in pts] == [
+            pytest.approx(o["point"], abs=0.0051) for o in ANNS["locating"]["objects"]
+        ]
+        for n in (0, 1, 4, 6, 12):
+            assert P.parse_count(answer("counting", {"label": "star", "count": n})).value == n
+        assert P.parse_words(answer("ocr", ANNS["ocr"])).value == ["open", "exit"]
+        vqa = answer("vqa", ANNS["vqa"])
+        assert P.match_option(vqa, 1, ANNS["vqa"]["choices"]).value is True
+        assert P.match_option(vqa, 0, ANNS["vqa"]["choices"]).value is False
+        vqa3d = answer("vqa3d", ANNS["vqa3d"])
+        assert P.match_option(vqa3d, 5, ANNS["vqa3d"]["choices"], letters="ABCDEF").value is True
+        assert P.parse_smile(answer("facial", {"smile": True})).value == "1"
+        assert P.parse_smile(answer("facial", {"smile": False})).value == "-1"
+        b3 = P.parse_boxes3d(answer("detection3d", ANNS["detection3d"])).value
+        assert [list(b) for b in b3] == [pytest.approx(ANNS["detection3d"]["objects"][0]["bbox"], abs=0.0051)]
+        g3 = P.parse_boxes3d(answer("grounding3d", ANNS["grounding3d"])).value
+        assert [list(b) for b in g3] == [pytest.approx(ANNS["grounding3d"]["bbox"], abs=0.0051)]
+        kp = c4_conversation("keypoints", {"joints": {"neck": [0.5, 0.2]}}, rng)[1]["value"]
+        assert [list(p) for p in P.parse_points(kp).value] == [pytest.approx([0.5, 0.2])]
