@@ -10,7 +10,7 @@ from PIL import Image
 
 COLORS = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220), "yellow": (230, 220, 30)}
 TINY = {"image_size": 16, "patch_size": 8, "vision_layers": 1, "vision_hidden": 32, "llm_layers": 1,
-        "llm_hidden": 32, "heads": 2, "vocab_size": 300}  # fmt: skip
+        "llm_hidden": 32, "heads": 2, "vocab_size": 1000}  # fmt: skip
 
 
 def make_instruct(root: Path, n: int = 32, seed: int = 0, name: str = "train.json") -> Path:
@@ -47,7 +47,11 @@ def make_instruct(root: Path, n: int = 32, seed: int = 0, name: str = "train.jso
 
 
 def texts_of(path: Path) -> list[str]:
-    return [t["value"] for r in json.loads(path.read_text("utf-8")) for t in r["conversations"]]
+    """The tokenizer corpus the trainer's tiny preset would use (turns + system messages)."""
+    from lamm.train.config import DataFile
+    from lamm.train.trainer import tokenizer_corpus
+
+    return tokenizer_corpus([DataFile(str(path))])
 
 
 def make_base(out: Path, data: Path, *, seed: int = 0):

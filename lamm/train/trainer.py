@@ -159,13 +159,7 @@ def model_config(cfg: Config, env: D.DistEnv):
     if env.is_main and not cfg_file.is_file():
         from lamm.model.tiny import build_tiny
 
-        texts = (
-            turn["value"]
-            for f in cfg.data.files
-            for rec in _read_records(f.path)
-            for turn in rec.get("conversations", [])
-            if isinstance(turn, dict) and isinstance(turn.get("value"), str)
-        )
+        texts = tokenizer_corpus(cfg.data.files)
         t = cfg.tiny
         built = build_tiny(
             base, texts, image_size=t.image_size, patch_size=t.patch_size, vision_layers=t.vision_layers,
@@ -186,10 +180,25 @@ def model_config(cfg: Config, env: D.DistEnv):
     return ModelConfig.from_dict(data)
 
 
-def _read_records(path: str) -> list[dict[str, Any]]:
+def tokenizer_corpus(files) -> list[str]:
+    """Text the tiny tokenizer is trained on: every turn, plus the system messages of the task types
+    present (the template puts them in every sample; unseen words would cost one token per byte)."""
     from lamm.formats.jsonio import read_json_array
+    from lamm.protocol.prompts import train_system_message
 
-    return read_json_array(path)
+    texts, tasks = [], set()
+    for f in files:
+        for rec in read_json_array(f.path):
+            tasks.add(rec.get("task_type", "normal"))
+            for turn in rec.get("conversations", []) if isinstance(rec.get("conversations"), list) else []:
+                if isinstance(turn, dict) and isinstance(turn.get("value"), str):
+                    texts.append(turn["value"])
+    for task in sorted(t for t in tasks if isinstance(t, str)):
+        try:
+            texts += [train_system_message(task)] * 50
+        except KeyError:
+            pass  # unknown task types are reported when the samples are read
+    return texts
 
 
 def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
@@ -430,6 +439,7 @@ class Trainer:
             raise ConfigError(
                 "train.deepspeed is set but DeepSpeed is not installed (pip install deepspeed)"
             ) from None
+        deepspeed.init_distributed(dist_backend=self.env.backend)  # wraps the process group we made
         ds = deepspeed_config(self.cfg, self.accum, self.precision)
         validate_deepspeed_config(ds)
         self.ds_config = ds
@@ -536,10 +546,10 @@ class Trainer:
                         print(f"[lamm train] skipped: {e}")
             runtime_skips += int(n_err)
             scale = self.world / max(n_loss, 1.0)
+            lr = self._current_lr()  # the lr this update uses (DeepSpeed schedules inside its step)
             loss_sum = torch.zeros((), dtype=torch.float64, device=env.device)
             for k, b in enumerate(micro):
                 loss_sum += self._micro_step(b, scale, sync=k == len(micro) - 1).double()
-            lr = self._current_lr()
             gnorm = self._optimizer_step()
             D.all_reduce_sum(loss_sum)
             loss = float(loss_sum) / max(n_loss, 1.0)
@@ -609,7 +619,9 @@ class Trainer:
         torch.save(rng_state(), path / f"rng-rank{self.env.rank}.pt")
         if self.engine is not None:
             # ZeRO partitions the optimiser state across processes: DeepSpeed's own sharded format.
-            self.engine.save_checkpoint(str(path / "deepspeed"), tag="state", save_latest=False)
+            self.engine.save_checkpoint(
+                str(path / "deepspeed"), tag="state", save_latest=False, exclude_frozen_parameters=True
+            )
         if self.env.is_main:
             state = {"step": step, "total_steps": self.total_steps, "world_size": self.world}
             if self.engine is None:
