@@ -16,6 +16,7 @@ from lamm.model.checkpoint import (
     export_official,
     import_official,
     load_checkpoint,
+    load_official,
     load_trainable,
     save_trainable,
 )
@@ -136,6 +137,17 @@ def test_official_export_import_round_trip(lora_ckpt, tmp_path):
     with torch.no_grad():
         assert torch.equal(loaded(ids, media=media).logits, logits)
     # an official file for another LoRA rank is refused with the shapes named
+    # load_official: rank and targets read from the file (alpha given: the paper's is 32, the test's 8)
+    root = tiny_dir()
+    off, _ = load_official(
+        f, base_llm=str(root / "llm"), encoder=str(root / "clip"), num_media_tokens=16, lora_alpha=8
+    )
+    assert (off.config.lora.r, sorted(off.config.lora.target_modules)) == (
+        4,
+        ["k_proj", "o_proj", "q_proj", "v_proj"],
+    )
+    with torch.no_grad():
+        assert torch.equal(off(ids, media=media).logits, logits)
     cfg = tiny_config(lora=True)
     cfg.lora = LoraSettings(r=2, alpha=2)
     with pytest.raises(CheckpointError, match="shape mismatches"):

@@ -356,3 +356,43 @@ def convert_official(official: str | Path, config: ModelConfig, out_dir: str | P
     model, tokenizer = build_model(config)
     import_official(model, official)
     return save_trainable(model, out_dir, tokenizer=tokenizer)
+
+
+def load_official(
+    path: str | Path,
+    *,
+    base_llm: str,
+    encoder: str,
+    num_media_tokens: int = 256,
+    lora_alpha: int = 32,
+    dtype: str = "float32",
+    device: str | torch.device | None = None,
+):
+    """An official LAMM delta (``pytorch_model.pt``) on its bases (Vicuna + CLIP ViT-L/14), ready to use:
+    LoRA rank and target layers are read from the file, alpha is the paper's 32. Returns (model, tokenizer).
+    Nothing pins the base here (the official files carry no manifest): choose it carefully."""
+    from lamm.model.config import LoraSettings
+    from lamm.model.lamm_model import build_model
+
+    try:
+        raw = torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{path}: not a plain dict of tensors; refusing to unpickle it ({exc})"
+        ) from None
+    ranks = {v.shape[0] for k, v in raw.items() if ".lora_A." in k}
+    targets = sorted({k.split(".lora_A.")[0].rsplit(".", 1)[-1] for k in raw if ".lora_A." in k})
+    if len(ranks) != 1 or not targets:
+        raise CheckpointError(f"{path}: no consistent LoRA weights found (ranks {sorted(ranks)})")
+    config = ModelConfig(
+        llm=base_llm,
+        encoder={"type": "clip", "path": encoder, "feature": "local"},
+        num_media_tokens=num_media_tokens,
+        lora=LoraSettings(r=ranks.pop(), alpha=lora_alpha, target_modules=targets),
+        dtype=dtype,
+    )
+    model, tokenizer = build_model(config)
+    import_official(model, path)
+    if device is not None:
+        model.to(device)
+    return model.eval(), tokenizer
