@@ -34,9 +34,9 @@ def _net(n_classes: int):
     import torch.nn as nn
 
     return nn.Sequential(
-        nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(4),
+        nn.Conv2d(3, 16, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(4),
         nn.Flatten(), nn.Linear(64 * 16, n_classes),
     )  # fmt: skip
 
@@ -68,7 +68,7 @@ def probe(bench: str | Path, dataset: str, *, n_train: int, steps: int, seed: in
     g = torch.Generator().manual_seed(seed)
     t0 = time.perf_counter()
     for _ in range(steps):
-        idx = torch.randint(len(X), (64,), generator=g)
+        idx = torch.randint(len(X), (32,), generator=g)
         loss = torch.nn.functional.cross_entropy(net(X[idx]), Y[idx])
         opt.zero_grad()
         loss.backward()
