@@ -85,6 +85,9 @@ def _generate_batch(
         pad_token_id=pad,
         eos_token_id=tokenizer.eos_token_id,
         use_cache=True,
+        # A preallocated KV cache: the default dynamic cache re-concatenates every row's keys/values at
+        # each step, which dominated batched decoding on CPU (same greedy output, ~2x faster at batch 32).
+        cache_implementation="static" if len(items) > 1 else None,
         stopping_criteria=StoppingCriteriaList([_StopOnText(tokenizer, tpl.separator)]),
     )
     texts = tokenizer.batch_decode(out, skip_special_tokens=True)
