@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--checkpoint", required=True, help="a lamm checkpoint folder (model.safetensors + manifest)"
+        "--checkpoint",
+        required=True,
+        help="a lamm checkpoint folder, or an official LAMM pytorch_model.pt (then give --base-llm and --encoder)",
     )
     parser.add_argument("--image", "--media", dest="media", help="image (or .npy point cloud) to talk about")
     parser.add_argument("--system", default="", help="system message placed before the first question")
@@ -22,18 +25,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--force", action="store_true", help="load even if the base differs from the trained-on one"
     )
+    parser.add_argument(
+        "--encoder", default=None, help="CLIP folder or hub id (official .pt checkpoints only)"
+    )
+    parser.add_argument("--num-media-tokens", type=int, default=256, help="official .pt only (paper: 256)")
+    parser.add_argument(
+        "--dtype", default=None, help="official .pt only: float32 | bf16 | fp16 (default bf16 on GPU)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from lamm.model.checkpoint import load_checkpoint
+    from lamm.model.checkpoint import load_checkpoint, load_official
     from lamm.model.generate import GenItem, generate
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model, tokenizer = load_checkpoint(
-        args.checkpoint, base_llm=args.base_llm, force=args.force, device=device
-    )
+    if Path(args.checkpoint).is_file():  # an official delta: no manifest, the bases are given
+        if not (args.base_llm and args.encoder):
+            print("lamm chat: an official .pt checkpoint needs --base-llm and --encoder", file=sys.stderr)
+            return 2
+        dtype = args.dtype or ("bf16" if device.startswith("cuda") else "float32")
+        model, tokenizer = load_official(
+            args.checkpoint,
+            base_llm=args.base_llm,
+            encoder=args.encoder,
+            num_media_tokens=args.num_media_tokens,
+            dtype=dtype,
+            device=device,
+        )
+    else:
+        model, tokenizer = load_checkpoint(
+            args.checkpoint, base_llm=args.base_llm, force=args.force, device=device
+        )
     preprocess = model.encoder.preprocessor()
     media = preprocess(args.media) if args.media else None
     interactive = sys.stdin.isatty()
