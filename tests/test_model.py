@@ -221,3 +221,24 @@ def test_point_cloud_model_through_the_registry():
     out = model(torch.tensor([e.input_ids]), labels=torch.tensor([e.labels]), media=torch.rand(1, 256, 3))
     out.loss.backward()
     assert torch.isfinite(out.loss) and model.projector.weight.grad.abs().sum() > 0
+
+
+def test_build_tiny_defaults_load_through_from_pretrained(tmp_path):
+    import time
+
+    from lamm.model.config import ModelConfig
+    from lamm.model.tiny import build_tiny
+
+    t0 = time.perf_counter()
+    cfg = build_tiny(tmp_path / "tiny", ["a cat on a mat", "three dogs"] * 10, seed=3)
+    built = time.perf_counter() - t0
+    assert built < 30  # ~0.5 s normally; generous for a shared machine
+    assert (tmp_path / "tiny" / "llm" / "model.safetensors").is_file()
+    assert (tmp_path / "tiny" / "clip" / "model.safetensors").is_file()
+    cfg = ModelConfig.from_dict(cfg.to_dict())  # JSON-able round trip
+    assert cfg.num_media_tokens == 64 and cfg.lora is None and not cfg.freeze_encoder
+    model, tok = build_model(cfg)
+    assert model.base_llm.config.hidden_size == 256 and model.base_llm.config.num_hidden_layers == 2
+    assert model.encoder.hidden_size == 128 and model.encoder.image_size == 64
+    assert all(p.requires_grad for p in model.parameters())  # full FT, encoder trainable
+    assert model.media_token_id == tok.convert_tokens_to_ids("<media>") < model.base_llm.config.vocab_size

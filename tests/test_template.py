@@ -150,3 +150,24 @@ def test_generation_prompt_official_layout(tok):
     assert tok.decode(ids).endswith(
         "What is it?\n\n### Assistant:A cat.\n###Human: How many?\n### Assistant:"
     )
+
+
+def test_tiny_tokenizer_special_tokens(tok):
+    assert (tok.bos_token, tok.eos_token, tok.pad_token, tok.unk_token) == ("<s>", "</s>", "<pad>", "<unk>")
+    media = tok.convert_tokens_to_ids("<media>")
+    assert tok("a<media>b", add_special_tokens=False)["input_ids"].count(media) == 1  # one atomic token
+    assert len({tok.bos_token_id, tok.eos_token_id, tok.pad_token_id, tok.unk_token_id, media}) == 5
+
+
+def test_media_token_in_text_is_refused(tok):
+    conv = [{"from": "human", "value": "look: <media>"}, {"from": "gpt", "value": "ok"}]
+    with pytest.raises(ValueError, match="'m1'.*media token"):
+        encode_sample(conv, "normal", tok, num_media_tokens=N, sample_id="m1")
+
+
+def test_vicuna_generation_prompt(tok):
+    ids = build_generation_prompt("", "What is it?", tok, 2, template="vicuna-v1")
+    assert tok.decode(ids) == (
+        "<s>A chat between a curious user and an artificial intelligence assistant. The assistant gives "
+        "helpful, detailed, and polite answers to the user's questions. USER:<media><media>\nWhat is it? ASSISTANT:"
+    )
