@@ -89,6 +89,12 @@ def test_wrong_base_refused_unless_forced(lora_ckpt):
     assert model.config.llm == other
 
 
+def test_missing_base_named(lora_ckpt, tmp_path):
+    d, _, _ = lora_ckpt
+    with pytest.raises(CheckpointError, match="base LLM '/nonexistent/llm' not found"):
+        load_checkpoint(d, base_llm="/nonexistent/llm")
+
+
 def test_missing_and_unexpected_keys_reported(lora_ckpt, tmp_path):
     d, _, _ = lora_ckpt
     state = load_file(str(d / "model.safetensors"))

@@ -243,6 +243,11 @@ def check_base(manifest: dict[str, Any], config: ModelConfig, where: str) -> lis
     return diffs
 
 
+def _looks_local(path: str) -> bool:
+    """A filesystem path rather than a hub id ("org/name" has exactly one slash and no leading dot/slash)."""
+    return path.startswith(("/", "./", "../", "~")) or path.count("/") != 1
+
+
 def load_checkpoint(
     directory: str | Path,
     *,
@@ -271,6 +276,14 @@ def load_checkpoint(
         config.llm = base_llm
     if base_encoder is not None:
         config.encoder = {**config.encoder, "path": base_encoder}
+    for what, where, flag in (
+        (config.llm, "base LLM", "base_llm"),
+        (config.encoder.get("path"), "encoder", "base_encoder"),
+    ):
+        if what and _looks_local(what) and not Path(what).expanduser().exists():
+            raise CheckpointError(
+                f"{d}: {where} {what!r} not found (moved?); pass {flag}=PATH (--base-llm in lamm chat)"
+            )
     diffs = check_base(manifest, config, str(d))
     tokenizer = load_tokenizer(config)
     tok_fp = manifest["tokenizer"].get("fingerprint")
