@@ -1,15 +1,27 @@
-"""LAMM-Mini end to end. For now: build the LAMM-Mini data and print its summary (train/eval/report come next)."""
+"""LAMM-Mini end to end: build the data, train the tiny preset(s), evaluate on every LAMM-Mini benchmark
+file, score, compare with the trivial baselines and write the report.
+
+    lamm quickstart [--out runs/quickstart] [--no-3d]
+
+Every step resumes: a rerun reuses the built data, a finished training run and the answers already
+written, so an interrupted quickstart continues where it stopped.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import time
 from pathlib import Path
+from typing import Any
 
 from lamm.data.mini import BuildSummary, build_mini
 
 DEFAULT_OUT = "runs/quickstart"
 DEFAULT_TRAIN = 500  # instruction samples per 2D task (3D: half as many scenes)
 DEFAULT_TEST = 50  # benchmark records per dataset
+EVAL_BATCH = 32
+MAX_NEW_TOKENS = 96  # LAMM-Mini answers are short; the trained model stops at "###" well before this
 
 
 def build_data(
@@ -29,18 +41,119 @@ def build_data(
     )  # fmt: skip
 
 
+def train_preset(
+    preset: str, data_dir: Path, out: Path, *, max_steps: int | None = None, progress: bool = True
+) -> Path:
+    """Train a shipped preset on LAMM-Mini; returns the final checkpoint (reused when already trained)."""
+    done = out / "quickstart_checkpoint.json"
+    if done.is_file():
+        ckpt = Path(json.loads(done.read_text("utf-8"))["checkpoint"])
+        if ckpt.is_dir():
+            print(f"  reusing trained model {ckpt}")
+            return ckpt
+    from lamm.train.cli import resolve_data_paths
+    from lamm.train.config import load_config, preset_path
+    from lamm.train.trainer import latest_checkpoint, train
+
+    overrides = [f"out_dir={out}"] + ([f"train.max_steps={max_steps}"] if max_steps else [])
+    cfg = load_config(preset_path(preset), overrides)
+    cfg.data.files = resolve_data_paths(cfg.data.files, str(data_dir))
+    result = train(cfg, resume="latest" if latest_checkpoint(out) else None, progress=progress)
+    ckpt = result.checkpoint or latest_checkpoint(out)
+    if ckpt is None:
+        raise RuntimeError(f"training {preset} wrote no checkpoint under {out}")
+    done.write_text(json.dumps({"checkpoint": str(ckpt), "steps": result.steps}), "utf-8")
+    return ckpt
+
+
+def evaluate_model(
+    model: str, bench: Path, out: Path, *, datasets: str = "all", mode: str = "all"
+) -> dict[str, Any]:
+    """``lamm eval`` of one model on the benchmark folder's files (resumable)."""
+    from lamm.bench.eval.runner import EvalConfig, evaluate, select_datasets
+
+    cfg = EvalConfig(
+        model=model, benchmark_dir=bench, datasets=select_datasets(bench, datasets, mode), out=out,
+        batch_size=EVAL_BATCH, on_error="skip", adapter_options={"max_new_tokens": MAX_NEW_TOKENS},
+    )  # fmt: skip
+    return evaluate(cfg)
+
+
+def baseline_comparison(model_runs: list[dict[str, Any]], baseline_runs: list[dict[str, Any]]) -> str:
+    """Model vs trivial baseline on every dataset the baseline answers."""
+    ours = {k: d for r in model_runs for k, d in r["datasets"].items()}
+    rows = [("dataset", "metric", "tiny model", "trivial baseline", "beats it")]
+    for run in baseline_runs:
+        for key, b in run["datasets"].items():
+            m = ours.get(key)
+            if not m or m.get("value") is None or b.get("value") is None:
+                continue
+            lower = b["metric"] == "mae"
+            better = m["value"] < b["value"] if lower else m["value"] > b["value"]
+            rows.append(
+                (key, b["metric"], f"{m['value']:.3f}", f"{b['value']:.3f}", "yes" if better else "NO")
+            )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"run folder (default {DEFAULT_OUT})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train", type=int, default=DEFAULT_TRAIN, help="instruction samples per task")
     parser.add_argument("--test", type=int, default=DEFAULT_TEST, help="benchmark records per dataset")
     parser.add_argument("--no-3d", action="store_true", help="2D only")
+    parser.add_argument("--max-steps", type=int, default=None, help="cap training steps (smoke runs)")
+    parser.add_argument("--data-only", action="store_true", help="only build LAMM-Mini and print its summary")
 
 
 def run(args: argparse.Namespace) -> int:
-    summary = build_data(args.out, args.seed, train=args.train, test=args.test, with_3d=not args.no_3d)
-    print(summary.text())
-    print(f"2D instructions: {Path(summary.out) / summary.instruct_2d}")
-    if summary.instruct_3d:
-        print(f"3D instructions: {Path(summary.out) / summary.instruct_3d}")
+    from lamm.bench.eval.adapters.baseline import DATASETS as BASELINE_DATASETS
+    from lamm.bench.report import leaderboard_text, write_report
+
+    out = Path(args.out)
+    with_3d = not args.no_3d
+    t0 = time.perf_counter()
+    steps = 4 + 2 * with_3d
+
+    def step(i: int, text: str) -> None:
+        print(f"\n[quickstart {i}/{steps}, {time.perf_counter() - t0:.0f}s] {text}", flush=True)
+
+    data = out / "data"
+    step(1, f"LAMM-Mini -> {data}")
+    if (data / "lamm_mini.json").is_file():
+        print(f"  reusing {data}")
+    else:
+        summary = build_data(out, args.seed, train=args.train, test=args.test, with_3d=with_3d)
+        print(summary.text())
+    if args.data_only:
+        return 0
+
+    step(2, "training the tiny preset (2D)")
+    ckpt = train_preset("tiny", data, out / "tiny", max_steps=args.max_steps)
+    step(3, "evaluating it on every LAMM-Mini 2D benchmark file")
+    bench2d = data / "2D_Benchmark"
+    runs = {"tiny": evaluate_model(f"lamm:{ckpt}", bench2d, out / "eval" / "tiny")}
+    base_sets = ",".join(s for s in BASELINE_DATASETS if s != "ScanQA_multiplechoice")
+    baselines = {"trivial": evaluate_model("baseline:trivial", bench2d, out / "eval" / "trivial", datasets=base_sets, mode="common")}  # fmt: skip
+    n = 4
+    if with_3d:
+        step(4, "training the tiny-3d preset")
+        ckpt3 = train_preset("tiny-3d", data, out / "tiny-3d", max_steps=args.max_steps)
+        step(5, "evaluating it on every LAMM-Mini 3D benchmark file")
+        bench3d = data / "3D_Benchmark"
+        runs["tiny-3d"] = evaluate_model(f"lamm:{ckpt3}", bench3d, out / "eval" / "tiny-3d")
+        baselines["trivial-3d"] = evaluate_model(
+            "baseline:trivial", bench3d, out / "eval" / "trivial-3d", datasets="ScanQA_multiplechoice"
+        )
+        n = 6
+    step(n, "report")
+    dirs = [out / "eval" / name for name in [*runs, *baselines]]
+    report = write_report(dirs, out / "report.html")
+    write_report(dirs, out / "report.md")
+    print(leaderboard_text(dirs))
+    print("\ntiny model vs trivial baselines (majority label, random option, mean count):")
+    print(baseline_comparison(list(runs.values()), list(baselines.values())))
+    print(f"\nreport: {report}  (Markdown: {out / 'report.md'})")
+    print(f"quickstart finished in {time.perf_counter() - t0:.0f}s")
     return 0

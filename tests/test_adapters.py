@@ -177,3 +177,21 @@ def test_lamm_checkpoint_adapter_batched_equals_one_by_one(tmp_path):
     assert row["prompt"][0].endswith("### Human: What is the object in the image?\n\n### Assistant:")
     official = json.loads((tmp_path / "b4" / "answers" / "Classification_CIFAR10.json").read_text())
     assert official[0]["delta_path"] == str(ckpt)
+
+
+def test_trivial_baseline_majority_label_and_random_option(tmp_path):
+    bench = make_benchmark_2d(tmp_path / "2D", n=6)  # CIFAR10 labels: cat dog ship truck cat dog
+    cfg = EvalConfig("baseline:trivial", bench, select_datasets(bench, "CIFAR10,SQAimage"), tmp_path / "b")
+    res = evaluate(cfg)
+    rows = [json.loads(line) for line in (tmp_path / "b" / "answers.jsonl").open()]
+    assert [r["text"] for r in rows if r["dataset"] == "CIFAR10"] == ["cat"] * 6  # first of the tied majority
+    assert res["datasets"]["CIFAR10"]["value"] == pytest.approx(2 / 6)
+    letters = [r["text"] for r in rows if r["dataset"] == "SQAimage"]
+    assert set(letters) <= {"The answer is (A).", "The answer is (B)."} and len(set(letters)) == 2
+    gold = ["The answer is (A)." if i % 2 == 0 else "The answer is (B)." for i in range(6)]
+    assert res["datasets"]["SQAimage"]["value"] == pytest.approx(
+        sum(a == g for a, g in zip(letters, gold)) / 6
+    )
+    assert res["run"]["adapter"] == "baseline"
+    with pytest.raises(ValueError, match="no answer for LSP"):
+        evaluate(EvalConfig("baseline:trivial", bench, select_datasets(bench, "LSP"), tmp_path / "c"))

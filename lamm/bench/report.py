@@ -122,7 +122,8 @@ def table(runs: list[Run]) -> tuple[list[tuple[str, str]], list[tuple[str, bool,
         rows.append((run.name, False, vals))
     for name, ref in REFERENCE.items():
         if any(k in ref for k, _ in cols):
-            rows.append((f"{name} (paper)", True, {k: ref.get(k) for k, _ in cols}))
+            # a missing key: not evaluated in the paper ("—"); None: reported as failed
+            rows.append((f"{name} (paper)", True, {k: ref[k] for k, _ in cols if k in ref}))
     return cols, rows
 
 
@@ -278,7 +279,7 @@ def render_html(runs: list[Run], radar: bytes) -> str:
     out.append("</tr>")
     for name, ref, vals in rows:
         out.append(f"<tr class='{'ref' if ref else 'run'}'><td>{e(name)}</td>")
-        out.extend(_cell(vals.get(k), top.get(k), ref) for k, _ in cols)
+        out.extend(_cell(vals.get(k), top.get(k), ref and k in vals) for k, _ in cols)
         out.append("</tr>")
     out.append("</table>")
     out.append(
@@ -354,7 +355,7 @@ def render_markdown(runs: list[Run], radar_name: str, files: Path, rel: str) -> 
         cells = []
         for k, _ in cols:
             v = vals.get(k)
-            s = ("failed" if ref else "—") if v is None else f"{v:.2f}"
+            s = ("failed" if ref and k in vals else "—") if v is None else f"{v:.2f}"
             cells.append(
                 f"**{s}**" if v is not None and top.get(k) is not None and abs(v - top[k]) < 1e-9 else s
             )
@@ -412,7 +413,15 @@ def leaderboard_text(run_dirs: list[str | Path]) -> str:
     """The leaderboard as plain text (for terminals)."""
     cols, rows = table(load_runs(run_dirs))
     head = ["model", *[k for k, _ in cols]]
-    body = [[name, *[("failed" if ref else "-") if v is None else f"{v:.2f}" for v in (vals.get(k) for k, _ in cols)]]
-            for name, ref, vals in rows]  # fmt: skip
+    body = [
+        [
+            name,
+            *[
+                ("failed" if ref and k in vals else "-") if vals.get(k) is None else f"{vals[k]:.2f}"
+                for k, _ in cols
+            ],
+        ]
+        for name, ref, vals in rows
+    ]
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head, *body])

@@ -377,6 +377,7 @@ def evaluate(cfg: EvalConfig, adapter: Adapter | None = None) -> dict[str, Any] 
             store.consolidate()  # merges whatever an earlier (killed) run left, any process count
         sharding.barrier(dist)
         adapter = adapter or build_adapter(cfg.model, **cfg.adapter_options)
+        adapter.prepare(cfg.benchmark_dir, cfg.datasets)
         done = store.answers()
         writers = store.writers()
         try:

@@ -1,8 +1,8 @@
 """Model adapters: one small module per way of running a model, chosen by a spec string.
 
 ``lamm:CHECKPOINT`` (our checkpoints), ``hf:NAME_OR_PATH`` (transformers image-text-to-text),
-``openai:MODEL@BASE_URL`` (OpenAI-compatible endpoints), ``answers:DIR`` (replay an answer folder) and
-``py:MODULE:FACTORY[:ARG]`` (your own adapter class, for models none of the above can run).
+``openai:MODEL@BASE_URL`` (OpenAI-compatible endpoints), ``answers:DIR`` (replay an answer folder),
+``baseline:trivial`` (majority label / random option / mean count) and ``py:MODULE:FACTORY[:ARG]`` (your own adapter class, for models none of the above can run).
 
 An adapter turns :class:`GenRequest` batches into answer strings. Modules are imported only when their
 prefix is used, so ``answers:`` and ``openai:`` never import torch.
@@ -49,6 +49,9 @@ class Adapter:
         """Answers in request order; greedy unless configured otherwise. Must not depend on batching."""
         raise NotImplementedError
 
+    def prepare(self, benchmark_dir: Path, specs: list[DatasetSpec]) -> None:
+        """Called once before a run with the datasets it will answer."""
+
     def replay(self, spec: DatasetSpec, record: BenchRecord) -> str | dict[str, str] | None:
         """For adapters that already hold answers: the record's stored ``text`` (``None``: generate)."""
         return None
@@ -71,7 +74,9 @@ class Adapter:
 
 
 _FACTORIES: dict[str, Callable[..., Adapter]] = {}
-_BUILTIN = {"lamm": "lamm", "hf": "hf", "openai": "openai", "answers": "answers", "py": None}
+_BUILTIN = {
+    "lamm": "lamm", "hf": "hf", "openai": "openai", "answers": "answers", "baseline": "baseline", "py": None,
+}  # fmt: skip
 
 
 def register_adapter(prefix: str) -> Callable[[Callable[..., Adapter]], Callable[..., Adapter]]:
