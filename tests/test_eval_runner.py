@@ -308,3 +308,27 @@ def test_eval_scores_with_lamm_score_code(tmp_path):
     assert res["datasets"]["SQAimage"]["score"]["n"] == 5
     samples = json.loads((tmp_path / "run" / "scores" / "SQAimage.json").read_text())
     assert len(samples) == 5 and {"index", "score", "rule", "failed"} <= set(samples[0])
+
+
+def test_cli_names_the_bad_record_and_skips_it_on_request(tmp_path, capsys):
+    from lamm.cli import main
+
+    bench = make_benchmark_2d(tmp_path / "2D", n=3)
+    (bench / "cifar10_images" / "2.png").write_bytes(b"\xff\xd8\xff truncated")
+    args = [
+        "eval",
+        "--model",
+        "py:eval_helpers:make_echo",
+        "--benchmark-dir",
+        str(bench),
+        "--datasets",
+        "CIFAR10",
+    ]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 1
+    err = capsys.readouterr().err
+    assert "lamm: error: CIFAR10: record 2 (id 'c2')" in err and "2.png" in err and "--on-error skip" in err
+    assert main([*args, "--out", str(tmp_path / "b"), "--on-error", "skip"]) == 0
+    out = capsys.readouterr().out
+    assert "CIFAR10" in out and "2/3" in out  # answered 2 of 3, one skipped
+    res = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert res["datasets"]["CIFAR10"]["skipped"][0]["id"] == "c2"

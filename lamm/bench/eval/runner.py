@@ -98,7 +98,9 @@ def check_media(benchmark_dir: Path, spec: DatasetSpec, record: BenchRecord) -> 
         elif path.suffix == ".npy":
             load_npy_points(path)
         else:
-            raise FormatError(path, "point clouds must be .npy files (convert with `lamm data convert-pcl`)")
+            from lamm.data.pointcloud import load_points  # .ply, .pcd, .xyz, .txt
+
+            load_points(path)
     except FormatError as exc:
         raise RecordFailed(spec, record, f"{exc.message}: {path}") from None
     return path
