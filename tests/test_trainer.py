@@ -128,3 +128,21 @@ def test_cli_config_with_overrides(setup, tmp_path):
     state = torch.load(ckpt / "train_state.pt", weights_only=True)  # no pickle needed to resume
     assert state["step"] == 2 and "optimizer" in state
     assert main(["train", str(path), "train.nope=1"]) == 2
+
+
+def test_gpu_step_bench_smoke(monkeypatch, capsys, tmp_path):
+    """bench/gpu_step.py runs end to end (tiny shapes on the CPU) and reports its numbers."""
+    import runpy
+    import sys
+
+    out = tmp_path / "gpu_step.json"
+    monkeypatch.setattr(
+        sys, "argv", ["gpu_step.py", "--smoke", "--steps", "2", "--warmup", "0", "--json", str(out)]
+    )
+    from pathlib import Path
+
+    runpy.run_path(str(Path(__file__).parents[1] / "bench" / "gpu_step.py"), run_name="__main__")
+    res = json.loads(out.read_text())
+    assert res["shape"] == "smoke" and res["steps"] == 2 and res["tokens_per_s"] > 0
+    assert res["seq_len"] == 1 + 16 + 16 and res["flops_per_step"] > 0 and res["lora_params"] > 0
+    assert "tokens/s" in capsys.readouterr().out
