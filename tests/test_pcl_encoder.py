@@ -314,3 +314,25 @@ def test_3d_presets_encoder_sections(preset):
         raw = yaml.safe_load(preset_path(preset).read_text())
         assert (enc.style, enc.num_tokens, enc.hidden_size, enc.num_points) == ("epcl", 256, 1024, 40000)
         assert not enc.use_color and raw["model"]["freeze_encoder"] and raw["model"]["lora"]["r"] == 32
+
+
+def test_trained_batchnorm_statistics_survive_a_checkpoint(tmp_path):
+    """A trainable point-cloud encoder changes BatchNorm running stats; the checkpoint must keep them."""
+    from model_helpers import tiny_config
+
+    from lamm.model.checkpoint import load_trainable, save_trainable
+    from lamm.model.lamm_model import build_model
+
+    cfg = tiny_config(encoder={k: v for k, v in TINY.items()}, freeze_encoder=False)
+    model, tok = build_model(cfg)
+    model.train()
+    model.encoder(torch.rand(4, 256, 3) * 3)  # training-mode forward: running stats move
+    bn = "encoder.encoder.first_conv.1.running_mean"
+    assert bn in model.trainable_state_dict()
+    save_trainable(model, tmp_path / "ckpt", tok)
+    fresh, _ = build_model(cfg)
+    assert not torch.equal(fresh.state_dict()[bn], model.state_dict()[bn])
+    load_trainable(fresh, tmp_path / "ckpt")
+    assert torch.equal(fresh.state_dict()[bn], model.state_dict()[bn])
+    x = torch.rand(2, 256, 3)
+    assert torch.equal(fresh.eval().encoder(x), model.eval().encoder(x))

@@ -169,9 +169,11 @@ def save_trainable(model, directory: str | Path, tokenizer=None) -> Path:
 def _apply_state(
     model, state: dict[str, torch.Tensor], where: str, *, allow_missing: bool, allow_unexpected: bool
 ) -> dict[str, list[str]]:
-    """Copy ``state`` into the model's trainable parameters; report missing/unexpected/shape errors."""
+    """Copy ``state`` into the model's trainable parameters (and the buffers saved with them, e.g.
+    BatchNorm statistics; optional, so older checkpoints load); report missing/unexpected/shape errors."""
     params = dict(model.named_parameters())
     trainable = {n for n, p in params.items() if p.requires_grad}
+    params.update({n: b for n, b in model.named_buffers() if n in state and n not in params})
     missing = sorted(trainable - set(state))
     unexpected = sorted(k for k in state if k not in params)
     bad_shape = sorted(

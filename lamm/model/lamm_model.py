@@ -113,8 +113,15 @@ class LAMMModel(nn.Module):
 
     # ---------------------------------------------------------------- training helpers
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
-        """Only the parameters that train (projector, LoRA, unfrozen parts), keyed by module path."""
-        return {n: p.detach() for n, p in self.named_parameters() if p.requires_grad}
+        """Only the parameters that train (projector, LoRA, unfrozen parts), keyed by module path, plus
+        the persistent buffers of modules that train (BatchNorm running statistics change with training)."""
+        out = {n: p.detach() for n, p in self.named_parameters() if p.requires_grad}
+        for name, mod in self.named_modules():
+            if any(p.requires_grad for p in mod.parameters(recurse=False)):
+                for b, buf in mod.named_buffers(recurse=False):
+                    if buf is not None and b not in mod._non_persistent_buffers_set:
+                        out[f"{name}.{b}" if name else b] = buf.detach()
+        return out
 
     def gradient_checkpointing_enable(self) -> None:
         """Activation checkpointing in the LLM (and in the encoder when it trains)."""
