@@ -128,10 +128,11 @@ def table(runs: list[Run]) -> tuple[list[tuple[str, str]], list[tuple[str, bool,
 
 
 def best(cols, rows) -> dict[str, float]:
+    """Best value per column (none when every value is 0: nothing to highlight)."""
     out = {}
     for key, metric in cols:
         vals = [r[2][key] for r in rows if r[2].get(key) is not None]
-        if vals:
+        if vals and any(vals):
             out[key] = min(vals) if metric in LOWER_IS_BETTER else max(vals)
     return out
 
@@ -284,8 +285,9 @@ def render_html(runs: list[Run], radar: bytes) -> str:
     out.append("</table>")
     out.append(
         "<p class='small'>Values in percent (MAE for FSC147). Reference rows: " + e(REFERENCE_SOURCE) + "; "
-        "'failed' = reported as failed in the paper. The paper labels VOC2012 'mAP' and SQAimage 'Acc'; "
-        "both are computed by the official code as used here.</p>"
+        "'failed' = reported as failed in the paper, '—' = not evaluated. Metrics are the official code's; "
+        "where the paper's label differs (VOC2012 'mAP', SQAimage 'Acc', ScanNet 'mAP@0.5') compare with "
+        "care.</p>"
     )
     out.append("<h2>Radar</h2>")
     out.append(f"<img alt='radar chart' src='data:image/png;base64,{base64.b64encode(radar).decode()}'>")
