@@ -170,6 +170,37 @@ def test_voc_ap50_hand_value():
     )
 
 
+A, B, C, D = [0.1, 0.1, 0.4, 0.4], [0.6, 0.6, 0.9, 0.9], [0.0, 0.5, 0.3, 0.9], [0.5, 0.0, 0.9, 0.3]
+TWO = [
+    {"object": [{"label": "dog", "bbox": A}, {"label": "cat", "bbox": B}]},
+    {"object": [{"label": "cat", "bbox": C}, {"label": "dog", "bbox": D}]},
+]
+
+
+def _ap(texts):
+    return M.voc_detection(items(list(zip(TWO, texts))), ctx(2)).extra
+
+
+def test_voc_ap50_each_box_takes_the_label_written_before_it():
+    # oracle-style answers, 2 images x 2 classes, all boxes exact -> 1.0 (every box is one TP)
+    out = _ap([f"The objects are: dog {A}, cat {B}.", f"cat {C}, dog {D}"])
+    assert out["ap50"] == pytest.approx(1.0) and out["ap50_agnostic"] == pytest.approx(1.0)
+    # D called a cat: dog gt {A, D} has the TP A only -> 51/101 (recall 0.5 at precision 1);
+    # cat dets C (score 1, TP), B (0.5, TP), D (0.5, FP after B: record order) -> recall 1 at precision 1
+    out = _ap([f"dog {A}, cat {B}", f"cat {C}, cat {D}"])
+    assert out["ap50"] == pytest.approx((51 / 101 + 1.0) / 2) and out["ap50_agnostic"] == pytest.approx(1.0)
+
+
+def test_voc_ap50_falls_back_to_labels_of_the_whole_text():
+    # no label before either box: both boxes are detections of both labels named anywhere
+    out = _ap([f"{A} and {B} are a dog and a cat", f"cat {C}, dog {D}"])
+    # dog dets: dog@A 1 (TP), dog@B 0.5 (FP), dog@D 0.5 (TP, image 2 after image 1):
+    #   precision 1 up to recall 0.5, then 2/3 at recall 1 -> (51 + 50 * 2/3) / 101
+    # cat: cat@A 1 (FP), cat@C 1 (TP), cat@B 0.5 (TP) -> recall 0.5 at 1/2, 1.0 at 2/3: envelope 2/3
+    want = ((51 + 50 * 2 / 3) / 101 + 2 / 3) / 2
+    assert out["ap50"] == pytest.approx(want) and out["ap50_agnostic"] == pytest.approx(1.0)
+
+
 def lsp_rec(w=100, h=50):
     joints = [[10 * (k + 1), 2 * (k + 1), 1] for k in range(14)]  # pixels
     return {"gt_joints": joints}

@@ -79,6 +79,18 @@ def test_scannet_map_hand_value():
     assert out.value == 1.0
 
 
+def test_scannet_map_box_takes_the_label_written_before_it():
+    rec = {"object": SCENE["object"][:2]}  # chair A = [0, 0, 0, 1, 1, 1], table B = [5, 5, 0, 2, 2, 1]
+    exact = "a table [5, 5, 0, 2, 2, 1] and a chair [0, 0, 0, 1, 1, 1]"
+    out = M.scannet_detection(items([(rec, exact)]), Context("lamm", 1, 1))
+    assert out.extra["map@0.5"] == pytest.approx(1.0)
+    # labels only after the boxes: both boxes are detections of both classes; chair: B (conf 1, FP)
+    # then A (1/2, TP) -> precision 1/2 at recall 1 -> AP 1/2; table: B (TP) then A (FP) -> AP 1
+    after = "[5, 5, 0, 2, 2, 1] [0, 0, 0, 1, 1, 1]: a table and a chair"
+    out = M.scannet_detection(items([(rec, after)]), Context("lamm", 1, 1))
+    assert out.extra["map@0.5"] == pytest.approx((0.5 + 1.0) / 2)
+
+
 def test_map3d_duplicate_is_false_positive_and_missing_class():
     gts = [(0, "a", (0, 0, 0, 1, 1, 1)), (0, "b", (5, 5, 5, 1, 1, 1))]
     preds = [(0, "a", (0, 0, 0, 1, 1, 1), 1.0), (0, "a", (0, 0, 0, 1, 1, 1), 0.5)]

@@ -149,3 +149,21 @@ def test_parse_label_failure_against_the_label_set():
     assert P.parse_label("cat", "It is a dog.", labels) == P.Parsed(False, "wordnet", False)
     assert P.parse_label("cat", "Sorry, I cannot tell.", labels) == P.Parsed(False, "wordnet", True)
     assert P.parse_label("automobile", "a motorcar", labels) == P.Parsed(True, "wordnet")
+
+
+def test_box_segments_name_each_box():
+    text = "The objects are: circle [0.1, 0.2, 0.3, 0.4], square [0.5, 0.5, 0.9, 0.9]."
+    assert P.box_segments(text) == ["The objects are: circle ", ", square "]
+    # a dropped box (one inverted axis) still ends the next box's segment; a swapped box is kept
+    text = "a [0.5, 0.1, 0.1, 0.5] b [0.9, 0.9, 0.5, 0.5] c"
+    assert P.parse_boxes(text).value == [(0.5, 0.5, 0.9, 0.9)] and P.box_segments(text) == [" b "]
+    # (-pass boxes come after [-pass boxes in parse order but take the text written before them
+    text = "x (0, 0, 1, 1) y [0.1, 0.1, 0.2, 0.2] z"
+    assert P.parse_boxes(text).value == [(0.1, 0.1, 0.2, 0.2), (0, 0, 1, 1)]
+    assert P.box_segments(text) == [" y ", "x "]
+    # the plain-number regex: segments between the matched numbers; two boxes in one bracket
+    assert P.box_segments("dog 0.1 0.1 0.5 0.5 cat 0.6 0.6 0.9 0.9") == ["dog ", " cat "]
+    assert P.box_segments("[1 2 3 4 5 6 7 8]") == ["", ""]
+    assert P.box_segments("no boxes") == []
+    # 3D: groups of 6, nothing dropped
+    assert P.box_segments("chair [0, 0, 0, 1, 1, 1] table [9 9 9 -1 1 1]", dim=3) == ["chair ", " table "]

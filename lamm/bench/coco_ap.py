@@ -1,8 +1,11 @@
 """Standard COCO AP@0.5 for VOC2012 detection answers, with faster-coco-eval (pycocotools-compatible).
 
 LAMM answers carry boxes but no per-box class or confidence, so:
-* class-aware (``ap50``): every parsed box becomes a detection of each dataset label that the official
-  label matcher finds in the answer text (as the LAMM recall metric checks labels on the whole text);
+* class-aware (``ap50``): a parsed box becomes a detection of each dataset label that the official
+  label matcher finds in the text segment that names it (``parse.box_labels``: the text between the
+  previous box and this one, e.g. ``"circle "`` and ``", square "`` in ``"circle [..], square [..]"``);
+  when its segment names no label, of each label found in the whole answer (labels written only after
+  the boxes, or one label for several boxes);
 * class-agnostic (``ap50_agnostic``): every box is a detection of one "object" class;
 * confidence of the k-th box of an answer (parse order, k = 0, 1, ...) is ``1 / (1 + k)``; ties across
   images keep record order (COCO's stable sort).
@@ -48,8 +51,9 @@ def coco_ap50(
 
 
 def voc_ap50(items: list, boxes: list[list[tuple[float, ...]]]) -> dict[str, float | None]:
-    """``ap50`` (class-aware) and ``ap50_agnostic`` for VOC2012 detection items and their parsed boxes."""
-    from lamm.bench.labels import answer_lemmas, label_candidates
+    """``ap50`` (class-aware) and ``ap50_agnostic`` for VOC2012 detection items and their boxes, which
+    must be ``parse_boxes(item.text).value`` (each box's label is read from its segment of the text)."""
+    from lamm.bench.parse import box_labels
 
     labels = sorted({o["label"] for it in items for o in it.rec["object"]})
     cat = {lab: i + 1 for i, lab in enumerate(labels)}
@@ -62,15 +66,16 @@ def voc_ap50(items: list, boxes: list[list[tuple[float, ...]]]) -> dict[str, flo
             ann = {"image_id": img_id, "bbox": box, "area": box[2] * box[3], "iscrowd": 0}
             gts.append({**ann, "id": len(gts) + 1, "category_id": cat[o["label"]]})
             gts_agn.append({**ann, "id": len(gts_agn) + 1, "category_id": 1})
-        finite = [b for b in parsed if all(math.isfinite(v) for v in b)]
+        named = box_labels(it.text, labels)
+        if len(named) != len(parsed):
+            raise ValueError(f"{it.id}: boxes were not parsed from this answer's text by parse_boxes")
+        finite = [(b, n) for b, n in zip(parsed, named) if all(math.isfinite(v) for v in b)]
         if not finite:
             continue
-        lemmas = answer_lemmas(it.text)  # the label matcher, once per text for all labels
-        found = [cat[lab] for lab in labels if any(c in lemmas for c in label_candidates(lab)[0])]
-        for k, b in enumerate(finite):
+        for k, (b, found) in enumerate(finite):
             d = {"image_id": img_id, "bbox": _xywh(b, w, h), "score": 1.0 / (1 + k)}
             dets_agn.append({**d, "category_id": 1})
-            dets += [{**d, "category_id": c} for c in found]
+            dets += [{**d, "category_id": cat[lab]} for lab in found]
     return {
         "ap50": coco_ap50(images, gts, dets, len(labels)),
         "ap50_agnostic": coco_ap50(images, gts_agn, dets_agn, 1),

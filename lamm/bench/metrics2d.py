@@ -195,8 +195,8 @@ def voc_detection(items: list[Item], ctx: Context) -> Outcome:
     """Recall@0.5 with a label check: a gt object counts if the label matcher finds its label in the
     whole text and any parsed box has IoU > 0.5 with it; divided by the number of gt objects.
 
-    Also COCO AP@0.5 (``lamm.bench.coco_ap``): class-aware (boxes take every dataset label the matcher
-    finds in the text) and class-agnostic.
+    Also COCO AP@0.5 (``lamm.bench.coco_ap``): class-aware (a box takes the labels the matcher finds in
+    the text written before it, else those of the whole text) and class-agnostic.
     """
     from lamm.bench.coco_ap import voc_ap50
 

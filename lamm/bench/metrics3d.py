@@ -102,8 +102,9 @@ def map3d(
 
 def scannet_detection(items: list[Item], ctx: Context) -> Outcome:
     """Per gt object: label matcher on the whole text and any parsed box with IoU > 0.5 (headline) /
-    > 0.25; divided by the number of gt objects. Also mAP@0.25/0.5 (boxes take every dataset label the
-    matcher finds in the text; confidence 1/(1+k) in parse order)."""
+    > 0.25; divided by the number of gt objects. Also mAP@0.25/0.5 (a box takes the labels the matcher
+    finds in the text written before it, else those of the whole text: ``parse.box_labels``; confidence
+    1/(1+k) in parse order)."""
     clamp = _clamp(ctx)
     labels = sorted({o["label"] for it in items for o in it.rec["object"]})
     rows, c50, c25, total = [], 0, 0, 0
@@ -122,8 +123,8 @@ def scannet_detection(items: list[Item], ctx: Context) -> Outcome:
         c50, c25, total = c50 + a50, c25 + a25, total + n
         rows.append(sample(it, _div(a50, n), p, correct=a50, correct25=a25, total=n))
         if p.value:
-            found = [lab for lab in labels if P.parse_label(lab, it.text).value]
-            preds += [(it.index, lab, b, 1.0 / (1 + k)) for k, b in enumerate(p.value) for lab in found]
+            named = P.box_labels(it.text, labels, dim=3)
+            preds += [(it.index, lab, b, 1.0 / (1 + k)) for k, b in enumerate(p.value) for lab in named[k]]
     extra = {
         "recall@0.25": _div(c25, total),
         "correct": c50,

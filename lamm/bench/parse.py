@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
-    "Parsed", "scan_numbers", "bracket_numbers", "parse_numbers", "parse_boxes", "parse_points",
+    "Parsed", "scan_numbers", "bracket_numbers", "parse_numbers", "parse_boxes", "box_segments", "box_labels", "parse_points",
     "parse_boxes3d", "parse_sentence", "parse_count", "ennum2numerical", "match_option",
     "parse_smile", "parse_label", "parse_words", "caption_pieces", "NUMBER_WORDS",
 ]  # fmt: skip
@@ -30,6 +30,40 @@ class Parsed:
 # ----------------------------------------------------------------------------------------------- numbers
 
 
+def _scan_spans(text: str, left: str, right: str) -> list[tuple[float, int, int]]:
+    """:func:`scan_numbers` with each number's position: from its first character (from the opening
+    bracket for the first token after one) to just past the character that ended it (``]``, ``,``, space)."""
+    out: list[tuple[float, int, int]] = []
+    inside = False
+    buf = ""
+    start = 0
+    opened = None  # index of a bracket no token has started after yet
+    for i, ch in enumerate(text):
+        if ch == left:
+            inside = True
+            opened = i
+        elif ch == right:
+            inside = False
+            try:
+                out.append((float(buf), start, i + 1))
+                buf = ""
+            except ValueError:
+                pass
+        elif inside:
+            if ch == "," or ch == " ":
+                try:
+                    out.append((float(buf), start, i + 1))
+                    buf = ""
+                except ValueError:
+                    pass
+            else:
+                if not buf:
+                    start = i if opened is None else opened
+                opened = None
+                buf += ch
+    return out
+
+
 def scan_numbers(text: str, left: str = "[", right: str = "]") -> list[float]:
     """The official bracket-pass number scanner, bug for bug (§4.1).
 
@@ -38,29 +72,7 @@ def scan_numbers(text: str, left: str = "[", right: str = "]") -> list[float]:
     leaves ``dog`` in it and every later number of the pass glues onto it), and it persists across
     brackets; characters outside brackets are skipped.
     """
-    out: list[float] = []
-    inside = False
-    buf = ""
-    for ch in text:
-        if ch == left:
-            inside = True
-        elif ch == right:
-            inside = False
-            try:
-                out.append(float(buf))
-                buf = ""
-            except ValueError:
-                pass
-        elif inside:
-            if ch == "," or ch == " ":
-                try:
-                    out.append(float(buf))
-                    buf = ""
-                except ValueError:
-                    pass
-            else:
-                buf += ch
-    return out
+    return [v for v, _, _ in _scan_spans(text, left, right)]
 
 
 def bracket_numbers(text: str) -> list[float]:
@@ -71,25 +83,35 @@ def bracket_numbers(text: str) -> list[float]:
 _PLAIN_NUMBER = re.compile(r"[0-9]+\.?[0-9]*")
 
 
+def _number_spans(text: str, k: int) -> tuple[list[tuple[float, int, int]], str]:
+    """The numbers :func:`parse_numbers` reads, each with its (start, end) position in ``text``."""
+    nums = _scan_spans(text, "[", "]") + _scan_spans(text, "(", ")")
+    nums = nums[: len(nums) // k * k]
+    if nums:
+        return nums, "brackets"
+    nums = [(float(m.group()), m.start(), m.end()) for m in _PLAIN_NUMBER.finditer(text)]
+    nums = nums[: len(nums) // k * k]
+    return nums, "regex" if nums else "none"
+
+
 def parse_numbers(text: str, k: int) -> Parsed:
     """Numbers in groups of ``k``: both bracket passes, else the plain-number regex (no signs/exponents).
 
     Each source is truncated to its longest prefix with a length that is a multiple of ``k``.
     ``value`` is the flat list; rule ``brackets`` | ``regex`` | ``none``.
     """
-    nums = bracket_numbers(text)
-    nums = nums[: len(nums) // k * k]
-    if nums:
-        return Parsed(nums, "brackets")
-    nums = [float(m) for m in _PLAIN_NUMBER.findall(text)]
-    nums = nums[: len(nums) // k * k]
-    if nums:
-        return Parsed(nums, "regex")
-    return Parsed([], "none", True)
+    nums, rule = _number_spans(text, k)
+    return Parsed([v for v, _, _ in nums], rule, not nums)
 
 
 def _groups(nums: list[float], k: int) -> list[tuple[float, ...]]:
     return [tuple(nums[i : i + k]) for i in range(0, len(nums), k)]
+
+
+def _box_keep(x1: float, y1: float, x2: float, y2: float) -> tuple[float, ...] | None:
+    if x1 > x2 and y1 > y2:
+        x1, y1, x2, y2 = x2, y2, x1, y1
+    return (x1, y1, x2, y2) if x1 <= x2 and y1 <= y2 else None
 
 
 def parse_boxes(text: str) -> Parsed:
@@ -100,15 +122,54 @@ def parse_boxes(text: str) -> Parsed:
     were read but every box was filtered out).
     """
     p = parse_numbers(text, 4)
-    boxes = []
-    for x1, y1, x2, y2 in _groups(p.value, 4):
-        if x1 > x2 and y1 > y2:
-            x1, y1, x2, y2 = x2, y2, x1, y1
-        if x1 <= x2 and y1 <= y2:
-            boxes.append((x1, y1, x2, y2))
+    boxes = [b for g in _groups(p.value, 4) if (b := _box_keep(*g)) is not None]
     if p.value and not boxes:
         return Parsed(boxes, p.rule + "/dropped", True)
     return Parsed(boxes, p.rule, p.failed)
+
+
+def box_segments(text: str, dim: int = 2) -> list[str]:
+    """The text that names each box of ``parse_boxes(text).value`` (``dim=2``) or
+    ``parse_boxes3d(text).value`` (``dim=3``): same order, same length.
+
+    A box's segment is the text between the end of the nearest box written before it (its closing
+    bracket; dropped boxes count as boxes here) and its own opening bracket (or first number), e.g.
+    ``"circle "`` and ``", square "`` in ``"circle [0.1, 0.2, 0.3, 0.4], square [0.5, 0.5, 0.9, 0.9]"``.
+    Positions, not parse order, decide "before": the ``(``-pass boxes come after the ``[``-pass ones in
+    parse order but are placed where they are written.
+    """
+    k = {2: 4, 3: 6}[dim]
+    nums, _ = _number_spans(text, k)
+    groups = [nums[i : i + k] for i in range(0, len(nums), k)]
+    spans = [(g[0][1], g[-1][2]) for g in groups]
+    out = []
+    for g, (start, _) in zip(groups, spans):
+        if dim == 2 and _box_keep(*(v for v, _, _ in g)) is None:
+            continue
+        prev = max((e for s, e in spans if e <= start), default=0)
+        out.append(text[prev:start])
+    return out
+
+
+def box_labels(text: str, labels: list[str], dim: int = 2) -> list[list[str]]:
+    """Per parsed box, the ``labels`` that the official label matcher finds in its :func:`box_segments`
+    segment, or, when the segment names none, in the whole text (labels written after the boxes, one
+    label for several boxes). For the standard AP metrics; LAMM's own metrics check the whole text."""
+    from lamm.bench.labels import answer_lemmas, label_candidates
+
+    def named(t: str) -> list[str]:
+        lemmas = answer_lemmas(t)
+        return [lab for lab in labels if any(c in lemmas for c in label_candidates(lab)[0])]
+
+    whole: list[str] | None = None
+    out = []
+    for seg in box_segments(text, dim):
+        found = named(seg)
+        if not found:
+            whole = named(text) if whole is None else whole
+            found = whole
+        out.append(found)
+    return out
 
 
 def parse_points(text: str) -> Parsed:
