@@ -175,6 +175,42 @@ def test_3d_benchmark_records(tmp_path):
         load_benchmark(tmp_path, qa)
 
 
+def test_scanrefer_gt_box_as_object_or_jul23_gt_bbox(tmp_path):
+    """The spec/ChEF store ScanRefer's gt box as ``object``, the jul23 evaluator reads ``gt_bbox``:
+    a record carries exactly one of them, and a gt_bbox-only file scores like an object-only one."""
+    from lamm.bench.score import score_dataset
+
+    refer = find_dataset("ScanRefer")
+    (tmp_path / "meta_file").mkdir()
+    meta = tmp_path / "meta_file" / refer.meta_file
+    box = [1.0, 2.0, 0.5, 0.4, 0.4, 1.0]
+
+    def load(**gt):
+        meta.write_text(json.dumps([{"id": "s0", "pcl": "./scannet_pcls/s0.npy", "query": "q", **gt}]))
+        return load_benchmark(tmp_path, refer)
+
+    assert load(gt_bbox=box)[0]["gt_bbox"] == box
+    assert load(gt_bbox=[{"bbox": box}])[0]["gt_bbox"] == [{"bbox": box}]
+    answers = [{"id": "s0", "text": "[1.0, 2.0, 0.5, 0.4, 0.4, 1.0]"}]
+    assert score_dataset(tmp_path, refer, answers)["value"] == 1.0
+    cases = [
+        ({}, "object", "needs exactly one of 'object' or 'gt_bbox'"),
+        (
+            {"object": box, "gt_bbox": box},
+            "gt_bbox",
+            "given twice: keep exactly one of 'object' or 'gt_bbox'",
+        ),
+        ({"gt_bbox": [1, 2, 3]}, "gt_bbox", "'bbox' must be 6 numbers, got [1, 2, 3]"),
+        ({"gt_bbox": "1 2 3 4 5 6"}, "gt_bbox", "must be one box [cx, cy, cz, dx, dy, dz]"),
+        ({"object": None}, "object", "must be one box"),
+    ]
+    for gt, field, msg in cases:
+        with pytest.raises(FormatError) as err:
+            load(**gt)
+        assert err.value.field == field and msg in err.value.message, (gt, str(err.value))
+        assert "VG_ScanRefer.json" in str(err.value) and "'s0'" in str(err.value)
+
+
 def test_resolve_media_stays_inside_root(tmp_path):
     root = tmp_path / "bench"
     root.mkdir()

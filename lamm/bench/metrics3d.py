@@ -138,7 +138,8 @@ def scannet_detection(items: list[Item], ctx: Context) -> Outcome:
 
 def _gt_box(rec: dict[str, Any]) -> tuple[float, ...]:
     """ScanRefer's one gt box: jul23 ``common_eval_3d.py`` reads ``gt_bbox``, ChEF reads ``object``
-    (6 numbers, or a one-element object list); ``gt_bbox`` wins when a record has both."""
+    (6 numbers, or a one-element object list); ``gt_bbox`` wins when a record has both (validated meta
+    files carry exactly one: ``lamm.formats.benchmark``)."""
     obj = rec["gt_bbox"] if "gt_bbox" in rec else rec["object"]
     if isinstance(obj, list) and obj and isinstance(obj[0], dict):
         obj = obj[0]["bbox"]

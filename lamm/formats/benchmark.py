@@ -46,6 +46,8 @@ def _check_boxes(spec: DatasetSpec, objs: Any) -> str | None:
     if spec.name == "ScanRefer" and isinstance(objs, list) and objs and _is_num(objs[0]):
         objs = [{"label": "", "bbox": objs}]  # ScanRefer stores one bare box
     if not isinstance(objs, list):
+        if spec.name == "ScanRefer":
+            return f"must be one box [cx, cy, cz, dx, dy, dz] (or a [{{bbox}}] list), got {objs!r}"
         return f"must be a list of {{label, bbox}} objects, got {type(objs).__name__}"
     for k, o in enumerate(objs):
         if not isinstance(o, dict) or "bbox" not in o:
@@ -65,10 +67,20 @@ def _check_gt(spec: DatasetSpec, rec: dict[str, Any]) -> tuple[str, str] | None:
     for f in spec.gt_fields:
         if f not in rec:
             return f, "missing ground-truth field"
-    if "object" in spec.gt_fields:
-        problem = _check_boxes(spec, rec["object"])
-        if problem:
-            return "object", problem
+    given = list(spec.gt_fields)
+    for group in spec.gt_one_of:
+        present = [f for f in group if f in rec]
+        names = " or ".join(repr(f) for f in group)
+        if not present:
+            return group[0], f"missing ground-truth field: needs exactly one of {names}"
+        if len(present) > 1:
+            return present[1], f"ground truth given twice: keep exactly one of {names}"
+        given += present
+    for f in ("object", "gt_bbox"):
+        if f in given:
+            problem = _check_boxes(spec, rec[f])
+            if problem:
+                return f, problem
     if "gt_joints" in spec.gt_fields:
         j = rec["gt_joints"]
         ok = isinstance(j, list) and len(j) == len(LSP_JOINTS)

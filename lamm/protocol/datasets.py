@@ -23,6 +23,8 @@ class DatasetSpec:
     sys_group: str  # prompts.json group of the system message
     sys_key: str  # key of the system message inside that group
     gt_fields: tuple[str, ...]  # ground-truth fields every record must carry
+    # groups of alternative ground-truth fields: a record carries exactly one field of each group
+    gt_one_of: tuple[tuple[str, ...], ...] = ()
 
     @property
     def meta_file(self) -> str:
@@ -66,7 +68,8 @@ DATASETS: tuple[DatasetSpec, ...] = (
     _d2("LSP", "Locating", "HUMANLOCATING_SYS", "gt_joints", mode="locating"),
     _d2("FSC147", "Locating", "LOCATING_SYS", "points", mode="locating"),
     DatasetSpec("ScanNet", "common", "Detection", "3d", _E3D, "DETECTION3D_SYS", ("object",)),
-    DatasetSpec("ScanRefer", "common", "VG", "3d", _E3D, "VG3D_SYS", ("object",)),
+    # the spec and ChEF store the gt box as ``object``, the jul23 evaluator reads ``gt_bbox``
+    DatasetSpec("ScanRefer", "common", "VG", "3d", _E3D, "VG3D_SYS", (), (("object", "gt_bbox"),)),
     DatasetSpec(
         "ScanQA_multiplechoice", "common", "VQA", "3d", _E3D, "VQA3D_SYS", ("gt_choice", "gt_choices")
     ),
