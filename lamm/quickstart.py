@@ -67,14 +67,20 @@ def train_preset(
 
 
 def evaluate_model(
-    model: str, bench: Path, out: Path, *, datasets: str = "all", mode: str = "all"
+    model: str,
+    bench: Path,
+    out: Path,
+    *,
+    datasets: str = "all",
+    mode: str = "all",
+    max_new_tokens: int = MAX_NEW_TOKENS,
 ) -> dict[str, Any]:
     """``lamm eval`` of one model on the benchmark folder's files (resumable)."""
     from lamm.bench.eval.runner import EvalConfig, evaluate, select_datasets
 
     cfg = EvalConfig(
         model=model, benchmark_dir=bench, datasets=select_datasets(bench, datasets, mode), out=out,
-        batch_size=EVAL_BATCH, on_error="skip", adapter_options={"max_new_tokens": MAX_NEW_TOKENS},
+        batch_size=EVAL_BATCH, on_error="skip", adapter_options={"max_new_tokens": max_new_tokens},
     )  # fmt: skip
     return evaluate(cfg)
 
@@ -104,6 +110,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test", type=int, default=DEFAULT_TEST, help="benchmark records per dataset")
     parser.add_argument("--no-3d", action="store_true", help="2D only")
     parser.add_argument("--max-steps", type=int, default=None, help="cap training steps (smoke runs)")
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=MAX_NEW_TOKENS, help="generation length in eval"
+    )
     parser.add_argument("--data-only", action="store_true", help="only build LAMM-Mini and print its summary")
 
 
@@ -126,6 +135,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         summary = build_data(out, args.seed, train=args.train, test=args.test, with_3d=with_3d)
         print(summary.text())
+        print(f"2D instructions: {Path(summary.out) / summary.instruct_2d}")
+        if summary.instruct_3d:
+            print(f"3D instructions: {Path(summary.out) / summary.instruct_3d}")
     if args.data_only:
         return 0
 
@@ -133,7 +145,11 @@ def run(args: argparse.Namespace) -> int:
     ckpt = train_preset("tiny", data, out / "tiny", max_steps=args.max_steps)
     step(3, "evaluating it on every LAMM-Mini 2D benchmark file")
     bench2d = data / "2D_Benchmark"
-    runs = {"tiny": evaluate_model(f"lamm:{ckpt}", bench2d, out / "eval" / "tiny")}
+    runs = {
+        "tiny": evaluate_model(
+            f"lamm:{ckpt}", bench2d, out / "eval" / "tiny", max_new_tokens=args.max_new_tokens
+        )
+    }
     base_sets = ",".join(s for s in BASELINE_DATASETS if s != "ScanQA_multiplechoice")
     baselines = {"trivial": evaluate_model("baseline:trivial", bench2d, out / "eval" / "trivial", datasets=base_sets, mode="common")}  # fmt: skip
     n = 4
@@ -142,7 +158,9 @@ def run(args: argparse.Namespace) -> int:
         ckpt3 = train_preset("tiny-3d", data, out / "tiny-3d", max_steps=args.max_steps)
         step(5, "evaluating it on every LAMM-Mini 3D benchmark file")
         bench3d = data / "3D_Benchmark"
-        runs["tiny-3d"] = evaluate_model(f"lamm:{ckpt3}", bench3d, out / "eval" / "tiny-3d")
+        runs["tiny-3d"] = evaluate_model(
+            f"lamm:{ckpt3}", bench3d, out / "eval" / "tiny-3d", max_new_tokens=args.max_new_tokens
+        )
         baselines["trivial-3d"] = evaluate_model(
             "baseline:trivial", bench3d, out / "eval" / "trivial-3d", datasets="ScanQA_multiplechoice"
         )

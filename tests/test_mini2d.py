@@ -224,7 +224,22 @@ def test_cli_and_quickstart(tmp_path: Path, capsys) -> None:
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last["records"]["2D_Benchmark/CIFAR10"] == 2 and last["instruct_3d"] is None
     assert (tmp_path / "m" / last["instruct_2d"]).is_file()
-    assert main(["quickstart", "--out", str(tmp_path / "q"), "--train", "2", "--test", "2", "--no-3d"]) == 0
+    assert (
+        main(
+            [
+                "quickstart",
+                "--out",
+                str(tmp_path / "q"),
+                "--train",
+                "2",
+                "--test",
+                "2",
+                "--no-3d",
+                "--data-only",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "2D_Instruct/conversation" in out and "LAMM_instruct_26.json" in out
     assert (tmp_path / "q" / "data" / "2D_Instruct/meta_file/LAMM_instruct_26.json").is_file()
