@@ -11,7 +11,7 @@ import pytest
 from eval_helpers import EchoAdapter, make_benchmark_2d
 
 from lamm.bench.eval.runner import EvalConfig, evaluate, select_datasets
-from lamm.bench.report import REFERENCE, leaderboard_text, load_runs, table, write_report
+from lamm.bench.report import REFERENCE, display_value, leaderboard_text, load_runs, table, write_report
 from lamm.cli import main
 
 
@@ -44,6 +44,8 @@ def test_leaderboard_rows_and_reference_numbers(runs):
     res = json.loads((dirs[0] / "results.json").read_text())
     assert rows[0][2]["CIFAR10"] == pytest.approx(100 * res["datasets"]["CIFAR10"]["value"])
     assert rows[2][2] == {"CIFAR10": 60.83, "SQAimage": 40.5, "LSP": None}
+    assert display_value("bleu4", 6.65) == 6.65 and display_value("mae", 3.0) == 3.0
+    assert display_value("accuracy", 0.25) == 25.0
     assert rows[5][2]["SQAimage"] == 49.88 and REFERENCE["LAMM"]["FSC147"] == 46.88
     text = leaderboard_text(dirs)
     assert (

@@ -51,6 +51,7 @@ REFERENCE: dict[str, dict[str, float | None]] = {
     },
 }  # fmt: skip
 LOWER_IS_BETTER = {"mae"}
+NOT_A_FRACTION = {"mae", "bleu4"}  # lamm score reports MAE raw and BLEU-4 already x100
 LOCATING = "Locating"  # pooled binary locating metric over the locating datasets (v1: correct / total)
 
 
@@ -80,10 +81,10 @@ def load_runs(paths: list[str | Path]) -> list[Run]:
 
 
 def display_value(metric: str | None, value: float | None) -> float | None:
-    """Percent for ratios (as the paper prints them); MAE as is."""
+    """Percent for ratios (as the paper prints them); MAE and BLEU-4 (already x100) as they are."""
     if value is None or metric is None:
         return None
-    return value if metric in LOWER_IS_BETTER else 100.0 * value
+    return value if metric in NOT_A_FRACTION else 100.0 * value
 
 
 def locating_value(run: Run) -> float | None:
