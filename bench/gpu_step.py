@@ -206,7 +206,7 @@ def main() -> None:
         sync()
         if i >= warmup:
             times.append(time.perf_counter() - t0)
-            losses.append(float(out.loss))
+            losses.append(float(out.loss.detach()))
     step_s = statistics.median(times)
     flops, parts = flops_per_step(model, s, batch, seq)
     peak = peak_flops(device, args.peak_tflops)

@@ -204,3 +204,22 @@ def test_config_overrides_and_errors(tmp_path):
         from lamm.train.config import preset_path
 
         load_config(preset_path(preset))
+
+
+def test_nosys_template_inference_prompt_is_the_training_layout(tokenizer):
+    """lamm-v1-nosys (tiny preset): the generation prompt is exactly the training sample up to the answer."""
+    from lamm.model.template import build_generation_prompt, encode_sample
+
+    conv = [{"from": "human", "value": "<image>\nWhat colour is it?"}, {"from": "gpt", "value": "It is red."}]
+    enc = encode_sample(conv, "classification", tokenizer, num_media_tokens=4, template="lamm-v1-nosys")
+    prompt = build_generation_prompt("\nSome system message.\n", "What colour is it?", tokenizer, 4,
+                                     template="lamm-v1-nosys")  # fmt: skip
+    first_label = next(i for i, lab in enumerate(enc.labels) if lab != -100)
+    assert enc.input_ids[:first_label] == prompt
+    assert tokenizer.decode(enc.input_ids[first_label:]) == "It is red.\n###"
+
+
+def test_task_type_filter(data, tokenizer):
+    cfg = DataConfig(files=[DataFile(str(data), task_types=["classification"])])
+    items, _ = load_items(cfg, tokenizer, num_media_tokens=4, modality="image")
+    assert len(items) == 6 and {i.index % 2 for i in items} == {1}

@@ -118,8 +118,25 @@ def register_template(template: Template) -> Template:
     return template
 
 
+# The official layouts differ between training (system message before the media) and inference (the
+# benchmark's system message after it, then a second "### Human:"); a pretrained LLM bridges that, a tiny
+# model trained from scratch in minutes does not. "lamm-v1-nosys" is lamm-v1 without system messages, with
+# an inference prompt identical to the training layout (used by the ``tiny`` training preset).
+LAMM_V1_NOSYS = Template(
+    name="lamm-v1-nosys",
+    version="1",
+    prefix=lambda system, m: f"### Human: {_tags(m)[0]}",
+    first_human=LAMM_V1.first_human,
+    human=LAMM_V1.human,
+    gpt=LAMM_V1.gpt,
+    gen_prefix=LAMM_V1.gen_prefix,
+    gen_suffix=lambda system, q, m: f"{_tags(m)[1]} " + q + "\n### Assistant:",
+    separator="###",
+)
+
 register_template(LAMM_V1)
 register_template(VICUNA_V1)
+register_template(LAMM_V1_NOSYS)
 
 
 def get_template(name: str) -> Template:

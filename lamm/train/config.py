@@ -31,6 +31,7 @@ class DataFile:
     path: str
     root: str | None = None
     weight: float = 1.0
+    task_types: list[str] | None = None  # keep only these task_type values (None: all)
 
 
 @dataclass
@@ -43,6 +44,7 @@ class DataConfig:
     group_window: int = 8  # length grouping sorts within this many global batches
     num_workers: int = 2  # DataLoader workers that decode and preprocess media
     on_error: str = "raise"  # "raise" | "skip" (bad media / malformed / empty samples)
+    system_messages: bool = True  # per-task system message before the media (all released scripts)
     system_messages: bool = True  # per-task system message in the prefix (all released scripts)
 
     def __post_init__(self) -> None:
@@ -71,6 +73,7 @@ class TrainConfig:
     precision: str = "auto"  # "auto" (bf16 on GPUs that have it, else fp32) | "bf16" | "fp16" | "fp32"
     gradient_checkpointing: bool = False
     seed: int = 0  # always used (the official code skipped seeding for seed 0)
+    num_threads: int | None = None  # torch intra-op CPU threads (None: torch's default)
     deepspeed: str | None = None  # "zero1" | "zero2" | "zero3" | path to a JSON config
     log_every: int = 1
     save_every: int = 0  # optimiser steps between checkpoints; 0 = only at the end

@@ -106,6 +106,8 @@ def load_items(
                 sample = check_instruct_record(path, i, rec)
                 if sample is None:
                     continue  # no vision key: skipped, as the official loader does
+                if spec.task_types is not None and sample.task_type not in spec.task_types:
+                    continue  # not selected (data.files[].task_types)
                 if MEDIA_MODALITY[sample.media_key] != modality:
                     raise FormatError(
                         path, f"{sample.media_key!r} sample but the encoder takes {modality!r}", index=i,
@@ -124,6 +126,7 @@ def load_items(
                     enc = encode_sample(
                         sample.conversations, sample.task_type, tokenizer, num_media_tokens=num_media_tokens,
                         modality=modality, template=template, max_length=cfg.max_length, sample_id=sample.id,
+                        use_system=cfg.system_messages,
                     )  # fmt: skip
                 except EmptySupervisionError as exc:
                     skip_log.add("empty_supervision", path, i, sample.id, str(exc))

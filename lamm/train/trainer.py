@@ -297,6 +297,8 @@ class Trainer:
         self.cfg = cfg
         self.out = Path(cfg.out_dir)
         self.progress = progress
+        if cfg.train.num_threads:
+            torch.set_num_threads(cfg.train.num_threads)
         self.env = self._init_env()
         self.world = self.env.world_size
         self.accum = cfg.grad_accum(self.world)
