@@ -336,3 +336,46 @@ def test_trained_batchnorm_statistics_survive_a_checkpoint(tmp_path):
     assert torch.equal(fresh.state_dict()[bn], model.state_dict()[bn])
     x = torch.rand(2, 256, 3)
     assert torch.equal(fresh.eval().encoder(x), model.eval().encoder(x))
+
+
+def test_pretrain_targets_and_saved_encoder_loads(tmp_path):
+    import json
+
+    from lamm.model.encoders.pcl_pretrain import _labels_for, pretrain, token_targets
+
+    recs = [
+        {"pcl": "pcls/s0.npy", "task_type": "detection3d", "conversations": [
+            {"from": "human", "value": "Find every object."},
+            {"from": "gpt", "value": "The objects are: sphere [1.00, 1.00, 0.25, 0.50, 0.50, 0.50], box [-1.00, 0.00, 0.30, 0.40, 0.40, 0.60]."},
+        ]},
+        {"pcl": "pcls/o0.npy", "task_type": "classification3d", "conversations": [
+            {"from": "human", "value": "What object is this?"}, {"from": "gpt", "value": "It is a cone."},
+        ]},
+        {"pcl": "pcls/s0.npy", "task_type": "VQA3d", "conversations": [
+            {"from": "human", "value": "Q"}, {"from": "gpt", "value": "The answer is (A)."},
+        ]},
+    ]  # fmt: skip
+    t = token_targets(recs)
+    assert t["pcls/o0.npy"] == ("cone", [])
+    assert t["pcls/s0.npy"] == (
+        None,
+        [("sphere", [1.0, 1.0, 0.25, 0.5, 0.5, 0.5]), ("box", [-1.0, 0.0, 0.3, 0.4, 0.4, 0.6])],
+    )
+    classes = ["box", "cone", "floor", "sphere"]
+    centres = torch.tensor([[1.1, 0.9, 0.3], [-1.0, 0.1, 0.5], [0.0, 0.0, 0.0]])
+    assert _labels_for(centres, t["pcls/s0.npy"], classes).tolist() == [3, 0, 2]
+    assert _labels_for(centres, t["pcls/o0.npy"], classes).tolist() == [1, 1, 1]
+
+    root = tmp_path / "3D_Instruct"
+    (root / "pcls").mkdir(parents=True)
+    (root / "meta_file").mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("s0", "o0"):
+        pts = np.concatenate([rng.random((300, 3)) * 2 - 1, rng.integers(0, 256, (300, 3))], axis=1)
+        np.save(root / "pcls" / f"{name}.npy", pts.astype(np.float32))
+    (root / "meta_file" / "x.json").write_text(json.dumps(recs))
+    cfg = {k: v for k, v in TINY.items() if k != "type"}
+    summary = pretrain(root / "meta_file" / "x.json", cfg, tmp_path / "enc", steps=3, batch_size=2, log=False)
+    assert summary["clouds"] == 2 and summary["classes"] == classes
+    enc = build_encoder({**TINY, "path": str(tmp_path / "enc"), "strict_weights": True})
+    assert enc.load_report.ok and enc.load_report.fmt == "lamm"
