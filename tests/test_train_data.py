@@ -103,8 +103,10 @@ def _sample(n, start, media_val):
     return {"input_ids": ids, "labels": labels, "media": torch.full((1,), float(media_val)), "error": None}
 
 
-def test_pack_rows_first_fit_decreasing():
+def test_pack_rows_balanced():
     assert pack_rows([5, 3, 4, 2], 7) == [[0, 3], [2, 1]]
+    # first-fit decreasing alone fills rows of 10 and 8 (tensor width 10); balanced: 9 and 9
+    assert pack_rows([5, 5, 4, 4], 12) == [[0, 2], [1, 3]]
     with pytest.raises(ValueError, match="does not fit"):
         pack_rows([9], 8)
 
@@ -112,27 +114,20 @@ def test_pack_rows_first_fit_decreasing():
 def test_packed_collation_positions_mask_and_media_order():
     samples = [_sample(3, 10, 0), _sample(4, 20, 1), _sample(2, 30, 2)]
     b = Collator(0, packing=True, pack_length=6)(samples)
-    # rows (FFD): [sample1 (4) + sample2 (2)], [sample0 (3)]
-    assert b["input_ids"].tolist() == [[20, 21, 22, 23, 30, 31], [10, 11, 12, 0, 0, 0]]
-    assert b["position_ids"].tolist() == [[0, 1, 2, 3, 0, 1], [0, 1, 2, 0, 0, 0]]
-    assert b["media"].flatten().tolist() == [1.0, 2.0, 0.0]  # row-major order of the samples
-    assert b["real_tokens"] == 9 and b["total_tokens"] == 12
-    m = b["attention_mask"][0, 0].int()
+    # two rows; balanced: [sample1 (4)], [sample0 (3) + sample2 (2)]
+    assert b["input_ids"].tolist() == [[20, 21, 22, 23, 0], [10, 11, 12, 30, 31]]
+    assert b["position_ids"].tolist() == [[0, 1, 2, 3, 0], [0, 1, 2, 0, 1]]
+    assert b["media"].flatten().tolist() == [1.0, 0.0, 2.0]  # row-major order of the samples
+    assert b["real_tokens"] == 9 and b["total_tokens"] == 10
+    m = b["attention_mask"][1, 0].int()
     expect = torch.tensor(
-        [
-            [1, 0, 0, 0, 0, 0],
-            [1, 1, 0, 0, 0, 0],
-            [1, 1, 1, 0, 0, 0],
-            [1, 1, 1, 1, 0, 0],
-            [0, 0, 0, 0, 1, 0],
-            [0, 0, 0, 0, 1, 1],
-        ]
+        [[1, 0, 0, 0, 0], [1, 1, 0, 0, 0], [1, 1, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 1, 1]]
     )
     assert torch.equal(m, expect)
-    pad = b["attention_mask"][1, 0].int()
-    assert pad[3].tolist() == [0, 0, 0, 1, 0, 0]  # padding attends to itself only (no NaN rows)
+    pad = b["attention_mask"][0, 0].int()
+    assert pad[4].tolist() == [0, 0, 0, 0, 1]  # padding attends to itself only (no NaN rows)
     # loss tokens: labels at positions 1.. that are supervised; the next sample's first tokens are -100
-    assert b["loss_tokens"] == (4 - 2) + (2 - 2) + (3 - 2)
+    assert b["loss_tokens"] == (4 - 2) + (3 - 2) + (2 - 2)
 
 
 def test_padded_collation():

@@ -308,22 +308,72 @@ class StepSampler:
 
 # --------------------------------------------------------------------------- collation
 def pack_rows(lengths: Sequence[int], capacity: int) -> list[list[int]]:
-    """First-fit decreasing: sample indices per row, every row's total length <= ``capacity``."""
-    rows: list[list[int]] = []
+    """Sample indices per row, every row's total length <= ``capacity``, rows balanced.
+
+    First-fit decreasing finds how many rows are needed; the samples are then dealt longest first to the
+    least-filled row that has room, so rows end up nearly equal and the batch tensor (as wide as the
+    fullest row) holds little padding.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    for i in order[:1]:
+        if lengths[i] > capacity:
+            raise ValueError(f"sample of {lengths[i]} tokens does not fit a packed row of {capacity}")
     room: list[int] = []
-    for i in sorted(range(len(lengths)), key=lambda i: (-lengths[i], i)):
-        n = lengths[i]
-        if n > capacity:
-            raise ValueError(f"sample of {n} tokens does not fit a packed row of {capacity}")
-        for r, free in enumerate(room):
-            if n <= free:
-                rows[r].append(i)
-                room[r] -= n
-                break
+    for i in order:  # first-fit decreasing: the number of rows
+        r = next((r for r, free in enumerate(room) if lengths[i] <= free), None)
+        if r is None:
+            room.append(capacity - lengths[i])
         else:
-            rows.append([i])
-            room.append(capacity - n)
-    return rows
+            room[r] -= lengths[i]
+    rows: list[list[int]] = [[] for _ in room]
+    load = [0] * len(room)
+    for i in order:  # balanced: least-filled row with room (a new row if none has room)
+        fits = [r for r in range(len(rows)) if load[r] + lengths[i] <= capacity]
+        if not fits:
+            rows.append([])
+            load.append(0)
+            fits = [len(rows) - 1]
+        r = min(fits, key=lambda r: (load[r], r))
+        rows[r].append(i)
+        load[r] += lengths[i]
+    _rebalance(rows, load, lengths)
+    return [row for row in rows if row]
+
+
+def _rebalance(rows: list[list[int]], load: list[int], lengths: Sequence[int], max_moves: int = 200) -> None:
+    """Move or swap samples out of the fullest row while that lowers it (each move strictly lowers the
+    sum of squared loads, so this ends)."""
+    for _ in range(max_moves):
+        m = max(range(len(rows)), key=lambda r: (load[r], -r))
+        best = None
+        for a in rows[m]:
+            for r in range(len(rows)):
+                if r == m:
+                    continue
+                if load[r] + lengths[a] < load[m]:
+                    best = (a, r, None)
+                    break
+                for b in rows[r]:
+                    delta = lengths[a] - lengths[b]
+                    if delta > 0 and load[r] + delta < load[m]:
+                        best = (a, r, b)
+                        break
+                if best:
+                    break
+            if best:
+                break
+        if best is None:
+            return
+        a, r, b = best
+        rows[m].remove(a)
+        rows[r].append(a)
+        load[m] -= lengths[a]
+        load[r] += lengths[a]
+        if b is not None:
+            rows[r].remove(b)
+            rows[m].append(b)
+            load[r] -= lengths[b]
+            load[m] += lengths[b]
 
 
 class Collator:
