@@ -74,7 +74,7 @@ def pretrain(
     encoder_cfg: dict[str, Any],
     out_dir: str | Path,
     *,
-    steps: int = 300,
+    steps: int = 200,
     batch_size: int = 32,
     lr: float = 2e-3,
     seed: int = 0,
@@ -143,7 +143,7 @@ def main() -> None:
     )
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--preset", default="tiny-3d", help="training preset whose model.encoder is pre-trained")
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     from lamm.train.config import preset_path
