@@ -42,7 +42,13 @@ def build_data(
 
 
 def train_preset(
-    preset: str, data_dir: Path, out: Path, *, max_steps: int | None = None, progress: bool = True
+    preset: str,
+    data_dir: Path,
+    out: Path,
+    *,
+    max_steps: int | None = None,
+    progress: bool = True,
+    overrides: list[str] | None = None,
 ) -> Path:
     """Train a shipped preset on LAMM-Mini; returns the final checkpoint (reused when already trained)."""
     done = out / "quickstart_checkpoint.json"
@@ -55,7 +61,9 @@ def train_preset(
     from lamm.train.config import load_config, preset_path
     from lamm.train.trainer import latest_checkpoint, train
 
-    overrides = [f"out_dir={out}"] + ([f"train.max_steps={max_steps}"] if max_steps else [])
+    overrides = [f"out_dir={out}", *(overrides or [])] + (
+        [f"train.max_steps={max_steps}"] if max_steps else []
+    )
     cfg = load_config(preset_path(preset), overrides)
     cfg.data.files = resolve_data_paths(cfg.data.files, str(data_dir))
     result = train(cfg, resume="latest" if latest_checkpoint(out) else None, progress=progress)
@@ -155,7 +163,19 @@ def run(args: argparse.Namespace) -> int:
     n = 4
     if with_3d:
         step(4, "training the tiny-3d preset")
-        ckpt3 = train_preset("tiny-3d", data, out / "tiny-3d", max_steps=args.max_steps)
+        from lamm.model.encoders.pcl_pretrain import pretrain_for_preset
+
+        pre_steps = 200 if args.max_steps is None else max(1, min(200, args.max_steps))
+        enc3 = pretrain_for_preset(
+            "tiny-3d", data, out / "tiny-3d-encoder", steps=pre_steps
+        )  # frozen encoder
+        ckpt3 = train_preset(
+            "tiny-3d",
+            data,
+            out / "tiny-3d",
+            max_steps=args.max_steps,
+            overrides=[f"model.encoder.path={enc3}"],
+        )
         step(5, "evaluating it on every LAMM-Mini 3D benchmark file")
         bench3d = data / "3D_Benchmark"
         runs["tiny-3d"] = evaluate_model(

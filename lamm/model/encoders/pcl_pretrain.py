@@ -136,6 +136,27 @@ def pretrain(
     return summary
 
 
+def pretrain_for_preset(
+    preset: str, data_dir: str | Path, out_dir: str | Path, *, steps: int = 200, seed: int = 0
+) -> Path:
+    """Pre-train ``preset``'s ``model.encoder`` on ``data_dir``'s 3D instruction file into ``out_dir``
+    (reused when ``out_dir`` already holds the encoder); returns ``out_dir`` for ``model.encoder.path``."""
+    from lamm.train.config import preset_path
+
+    out = Path(out_dir)
+    if (out / "encoder.safetensors").is_file():
+        return out
+    enc_cfg = yaml.safe_load(preset_path(preset).read_text("utf-8"))["model"]["encoder"]
+    enc_cfg = {k: v for k, v in enc_cfg.items() if k not in ("path", "weights_format", "trainable")}
+    files = sorted((Path(data_dir) / "3D_Instruct" / "meta_file").glob("*.json"))
+    if len(files) != 1:
+        raise FileNotFoundError(
+            f"expected one 3D instruction file under {data_dir}/3D_Instruct/meta_file, found {files}"
+        )
+    print(json.dumps(pretrain(files[0], enc_cfg, out, steps=steps, seed=seed)))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -146,16 +167,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    from lamm.train.config import preset_path
-
-    enc_cfg = yaml.safe_load(preset_path(args.preset).read_text("utf-8"))["model"]["encoder"]
-    enc_cfg = {k: v for k, v in enc_cfg.items() if k not in ("path", "weights_format", "trainable")}
-    files = sorted((args.data / "3D_Instruct" / "meta_file").glob("*.json"))
-    if len(files) != 1:
-        raise SystemExit(
-            f"expected one 3D instruction file under {args.data}/3D_Instruct/meta_file, found {files}"
-        )
-    print(json.dumps(pretrain(files[0], enc_cfg, args.out, steps=args.steps, seed=args.seed)))
+    pretrain_for_preset(args.preset, args.data, args.out, steps=args.steps, seed=args.seed)
 
 
 if __name__ == "__main__":
