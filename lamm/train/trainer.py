@@ -615,8 +615,11 @@ class Trainer:
             if path.exists():
                 shutil.rmtree(path)
             path.mkdir(parents=True)
-            save_trainable(self.model, path, tokenizer=self.tokenizer)
-            self.cfg.save(path / "train_config.yaml")
+        D.barrier()
+        with self._gathered():  # ZeRO-3 partitions parameters: gather them (every process) to save
+            if self.env.is_main:
+                save_trainable(self.model, path, tokenizer=self.tokenizer)
+                self.cfg.save(path / "train_config.yaml")
         D.barrier()
         torch.save(rng_state(), path / f"rng-rank{self.env.rank}.pt")
         if self.engine is not None:
@@ -639,6 +642,13 @@ class Trainer:
         D.barrier()
         return path
 
+    def _gathered(self):
+        if self.engine is None or self.engine.zero_optimization_stage() != 3:
+            return nullcontext()
+        import deepspeed
+
+        return deepspeed.zero.GatheredParameters(trainable_parameters(self.model), modifier_rank=None)
+
     def _prune_checkpoints(self, keep: Path) -> None:
         n = self.cfg.train.keep_checkpoints
         done = sorted(p for p in (self.out / "checkpoints").glob("step-*") if (p / DONE_MARK).is_file())
@@ -654,10 +664,10 @@ class Trainer:
             raise ConfigError(
                 f"--resume {path}: the run had {state['total_steps']} steps, this config gives {self.total_steps}"
             )
-        load_trainable(self.model, path)
-        if self.engine is not None:
+        if self.engine is not None:  # DeepSpeed's checkpoint holds the trainable weights (maybe sharded) too
             self.engine.load_checkpoint(str(path / "deepspeed"), tag="state", load_module_strict=False)
         else:
+            load_trainable(self.model, path)
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
             if self.scaler is not None and "scaler" in state:
