@@ -16,8 +16,6 @@ all deliberate:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import random
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from typing import Any
 from lamm.bench.eval.adapters import GenFailure
 from lamm.formats.answers import read_answers
 from lamm.formats.benchmark import BenchRecord, load_benchmark, meta_path
+from lamm.llm_client import DiskCache, cache_key
 from lamm.protocol.datasets import DatasetSpec, find_dataset
 from lamm.protocol.prompts import prompt
 
@@ -104,28 +103,22 @@ def sample_indices(n_records: int, k: int, seed: int, dataset: str) -> list[int]
 
 
 class JudgeCache:
-    """One JSON file per (judge model, prompt hash); only successful replies are stored."""
+    """Successful judge replies on disk, one JSON file per (judge model, prompt hash): the shared
+    :class:`~lamm.llm_client.DiskCache` keyed without sampling params (the judge decodes greedily)."""
 
     def __init__(self, root: str | Path, model: str) -> None:
         self.root, self.model = Path(root), model
+        self._disk = DiskCache(root)
 
     def key(self, messages: list[dict[str, str]]) -> str:
-        blob = json.dumps({"model": self.model, "messages": messages}, sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-    def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.json"
+        return cache_key(self.model, messages)
 
     def get(self, messages: list[dict[str, str]]) -> str | None:
-        p = self._path(self.key(messages))
-        return json.loads(p.read_text("utf-8"))["reply"] if p.is_file() else None
+        hit = self._disk.get(self.key(messages))
+        return hit.get("reply") if hit is not None else None
 
     def put(self, messages: list[dict[str, str]], reply: str) -> None:
-        p = self._path(self.key(messages))
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"model": self.model, "reply": reply}), "utf-8")
-        tmp.replace(p)
+        self._disk.put(self.key(messages), {"model": self.model, "reply": reply})
 
 
 @dataclass

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lamm.data.build.context import build_context
-from lamm.data.build.llm import LLMClient, LLMError
 from lamm.data.build.prompts import DESCRIBE_2D, DESCRIBE_3D, PROMPTS
 from lamm.data.build.sources import Item
 from lamm.data.build.validate import check_conversation
+from lamm.llm_client import LLMClient, LLMError
 
 ROLE = re.compile(
     r"^\s*[*#]*\s*(human|user|question|gpt|assistant|answer)\s*[*]*\s*:\s*[*]*\s*(.*)$", re.IGNORECASE

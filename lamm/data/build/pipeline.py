@@ -218,7 +218,7 @@ class Builder:
 
     # ------------------------------------------------------------------ run
     def _llm(self):
-        from lamm.data.build.llm import LLMClient
+        from lamm.llm_client import LLMClient
 
         g = self.recipe.generator
         self.client = LLMClient(
