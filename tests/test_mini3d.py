@@ -38,7 +38,7 @@ def _meta3d(root: Path) -> dict[str, bytes]:
 def test_files_layout_and_determinism(world: Path, tmp_path: Path) -> None:
     names = {p.name for p in (world / "3D_Benchmark/meta_file").iterdir()}
     assert names == {"Detection_ScanNet.json", "VG_ScanRefer.json", "VQA_ScanQA_multiplechoice.json"}
-    assert [p.name for p in (world / "3D_Instruct/meta_file").iterdir()] == ["LAMM_3dinstruct_24.json"]
+    assert [p.name for p in (world / "3D_Instruct/meta_file").iterdir()] == ["LAMM_3dinstruct_32.json"]
     again = tmp_path / "b"
     build_mini(again, seed=5, train=1, test=6, train_3d=4, points=POINTS, progress=False)
     assert _meta3d(again) == _meta3d(world)
@@ -50,7 +50,7 @@ def test_files_layout_and_determinism(world: Path, tmp_path: Path) -> None:
     assert all(a[k] != b[k] for k in b)
     assert (
         json.loads((world / "lamm_mini.json").read_text())["instruct_3d"]
-        == "3D_Instruct/meta_file/LAMM_3dinstruct_24.json"
+        == "3D_Instruct/meta_file/LAMM_3dinstruct_32.json"
     )
 
 
@@ -63,7 +63,7 @@ def test_schema_and_point_clouds(world: Path) -> None:
             assert pts.shape == (POINTS, 6) and pts.dtype == np.float32
             assert np.isfinite(pts).all() and pts[:, 3:].min() >= 0 and pts[:, 3:].max() <= 255
             assert pts[:, 2].min() > -TOL  # floor at z = 0, z up
-    samples = read_instruct(world / "3D_Instruct/meta_file/LAMM_3dinstruct_24.json")
+    samples = read_instruct(world / "3D_Instruct/meta_file/LAMM_3dinstruct_32.json")
     assert {s.task_type for s in samples} == {
         "classification3d", "detection3d", "VQA3d", "visual_grounding3d", "description3d", "conversation3d",
     }  # fmt: skip
@@ -150,3 +150,27 @@ def test_primitive_labels_match_the_official_matcher() -> None:
     for gt in W3.PRIMITIVES:
         for other in W3.PRIMITIVES:
             assert classification_acc(gt, f"The category is {other}.") == (gt == other)
+
+
+def test_scenes_name_every_object_and_questions_are_answerable() -> None:
+    """Each object of a scene has its own shape and colour on its own grid cell; ScanQA options are the
+    whole vocabulary in a fixed order and the gold option is true of the scene."""
+    cells = {(x, y) for x in W3.GRID for y in W3.GRID}
+    for i in range(30):
+        rng = np.random.default_rng(i)
+        objs = W3.make_scene(rng)
+        lo, hi = W3.SCENE_OBJECTS
+        assert lo <= len(objs) <= hi
+        assert len({o.label for o in objs}) == len({o.color for o in objs}) == len(objs)
+        at = [(round(o.center[0], 6), round(o.center[1], 6)) for o in objs]
+        assert len(set(at)) == len(objs) and (W3.JITTER > 0 or set(at) <= cells)
+        q = W3.scanqa_question(objs, rng)
+        gold = q["choices"][q["answer"]]
+        if q["question"].startswith("What color is the "):
+            assert q["choices"] == list(W3.COLORS3D)
+            assert gold == next(o.color for o in objs if f" {o.label}?" in q["question"])
+        elif q["question"].startswith("What shape is the "):
+            assert q["choices"] == list(W3.PRIMITIVES)
+            assert gold == next(o.label for o in objs if f" {o.color} object" in q["question"])
+        else:
+            assert q["choices"] == ["1", "2", "3", "4", "5", "6"] and gold == str(len(objs))

@@ -341,7 +341,7 @@ def test_trained_batchnorm_statistics_survive_a_checkpoint(tmp_path):
 def test_pretrain_targets_and_saved_encoder_loads(tmp_path):
     import json
 
-    from lamm.model.encoders.pcl_pretrain import _labels_for, pretrain, token_targets
+    from lamm.model.encoders.pcl_pretrain import _labels_for, _targets_for, pretrain, token_targets
 
     recs = [
         {"pcl": "pcls/s0.npy", "task_type": "detection3d", "conversations": [
@@ -365,6 +365,11 @@ def test_pretrain_targets_and_saved_encoder_loads(tmp_path):
     centres = torch.tensor([[1.1, 0.9, 0.3], [-1.0, 0.1, 0.5], [0.0, 0.0, 0.0]])
     assert _labels_for(centres, t["pcls/s0.npy"], classes).tolist() == [3, 0, 2]
     assert _labels_for(centres, t["pcls/o0.npy"], classes).tolist() == [1, 1, 1]
+    _, box, has = _targets_for(centres, t["pcls/s0.npy"], classes)  # the owner's box, scene tokens only
+    assert has.tolist() == [True, True, False]
+    assert box[0].tolist() == pytest.approx([1.0, 1.0, 0.25, 0.5, 0.5, 0.5])
+    assert box[1].tolist() == pytest.approx([-1.0, 0.0, 0.3, 0.4, 0.4, 0.6]) and box[2].abs().sum() == 0
+    assert not _targets_for(centres, t["pcls/o0.npy"], classes)[2].any()
 
     root = tmp_path / "3D_Instruct"
     (root / "pcls").mkdir(parents=True)
@@ -379,3 +384,16 @@ def test_pretrain_targets_and_saved_encoder_loads(tmp_path):
     assert summary["clouds"] == 2 and summary["classes"] == classes
     enc = build_encoder({**TINY, "path": str(tmp_path / "enc"), "strict_weights": True})
     assert enc.load_report.ok and enc.load_report.fmt == "lamm"
+
+
+def test_layer_norm_groups_do_not_depend_on_batch_neighbours():
+    """group_norm: layer normalises each point on its own, so a training-mode encoder gives a cloud the same
+    tokens whatever else is in the batch (BatchNorm in training mode does not)."""
+    torch.manual_seed(0)
+    a, b = torch.rand(1, 256, 3), torch.rand(1, 256, 3) * 5
+    for norm, same in (("layer", True), ("batch", False)):
+        enc = build_encoder({**TINY, "group_norm": norm, "trainable": True}).train()
+        alone, mixed = enc(a), enc(torch.cat([a, b]))[:1]
+        assert torch.allclose(alone, mixed, atol=1e-5) is same, norm
+    with pytest.raises(ValueError, match="group_norm"):
+        build_encoder({**TINY, "group_norm": "group"})

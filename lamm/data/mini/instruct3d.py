@@ -1,8 +1,9 @@
 """LAMM-Mini 3D instruction data in the official 3D schema (``pcl``, ``src_dataset``, ``src_id``).
 
-Each training scene gives one sample of every scene task (detection3d, VQA3d, visual_grounding3d,
-description3d, conversation3d), as the official 3D instructions reuse scenes; classification3d uses
-single-object clouds. Written to ``3D_Instruct/meta_file/LAMM_3dinstruct_<total>.json``.
+Each training scene gives samples of every scene task (detection3d, description3d, conversation3d once;
+VQA3d and visual_grounding3d twice, on different questions and targets: the benchmark's tasks get more
+signal per cloud), as the official 3D instructions reuse scenes; classification3d uses single-object
+clouds. Written to ``3D_Instruct/meta_file/LAMM_3dinstruct_<total>.json``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def _qa(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
 def scene_samples(
     index: int, seed: int, points: int, avoid: set[str] = frozenset()
 ) -> tuple[list[dict], np.ndarray]:
-    """The five scene-task samples of training scene ``index`` and its point cloud."""
+    """The seven scene-task samples of training scene ``index`` and its point cloud."""
     for attempt in range(100):
         rng = record_rng(seed, "train", "instruct3d/scene", index, attempt)
         objs, target, expr = W3.grounding_scene(rng)
@@ -40,27 +41,31 @@ def scene_samples(
             break
     sid = f"scene_{index:06d}"
     pcl = f"scene_pcls/{sid}.npy"
-    convs = {
-        "detection3d": c4_conversation(
+    convs = [
+        ("detection3d", c4_conversation(
             "detection3d", {"objects": [{"label": o.label, "bbox": o.bbox()} for o in objs]}, rng
-        ),
-        "VQA3d": c4_conversation("vqa3d", W3.scanqa_question(objs, rng), rng),
-        "visual_grounding3d": c4_conversation(
+        )),
+        ("VQA3d", c4_conversation("vqa3d", W3.scanqa_question(objs, rng), rng)),
+        ("VQA3d", c4_conversation("vqa3d", W3.scanqa_question(objs, rng), rng)),
+        ("visual_grounding3d", c4_conversation(
             "grounding3d", {"expression": expr, "bbox": target.bbox()}, rng
-        ),
-        "description3d": _qa([(str(rng.choice(_DESC_QS)), W3.describe3d(objs))]),
-        "conversation3d": _qa(W3.conversation3d(objs, rng)),
-    }
+        )),
+        ("visual_grounding3d", c4_conversation(
+            "grounding3d", {"expression": W3.refer(objs[1], objs[0]), "bbox": objs[1].bbox()}, rng
+        )),
+        ("description3d", _qa([(str(rng.choice(_DESC_QS)), W3.describe3d(objs))])),
+        ("conversation3d", _qa(W3.conversation3d(objs, rng))),
+    ]  # fmt: skip
     recs = [
         {
-            "id": f"{sid}_{t}",
+            "id": f"{sid}_{t}" + (f"_{j}" if j else ""),
             "pcl": pcl,
             "conversations": c,
             "task_type": t,
             "src_dataset": "lamm-mini",
             "src_id": sid,
         }
-        for t, c in convs.items()
+        for j, (t, c) in enumerate(convs)
     ]
     return recs, pts
 

@@ -22,7 +22,10 @@ COLORS3D: dict[str, tuple[int, int, int]] = {
     "yellow": (235, 210, 40), "purple": (140, 50, 180), "orange": (240, 130, 30),
 }  # fmt: skip
 FLOOR_RGB = (128, 118, 105)
-ROOM = 2.0  # floor spans [-ROOM, ROOM] in x and y
+ROOM = 1.6  # floor spans [-ROOM, ROOM] in x and y
+GRID = (-1.0, 0.0, 1.0)  # objects stand on a 3 x 3 grid of cells (x and y), jittered by up to JITTER m
+JITTER = 0.0
+SCENE_OBJECTS = (2, 3)  # objects per scene (min, max)
 NOISE = 0.004
 
 
@@ -133,43 +136,35 @@ def _colored(
 
 # --------------------------------------------------------------------------- objects and scenes
 def random_extent(rng: np.random.Generator, label: str) -> tuple[float, float, float]:
-    """Sizes in metres; round primitives have equal x/y extents."""
-    w = float(rng.uniform(0.3, 0.8))
+    """Sizes in metres (large enough to hold several FPS groups); round primitives have equal x/y extents."""
+    w = float(rng.uniform(0.6, 0.85))
     if label == "box":
-        return (w, float(rng.uniform(0.3, 0.8)), float(rng.uniform(0.3, 0.9)))
+        return (w, float(rng.uniform(0.6, 0.85)), float(rng.uniform(0.5, 0.9)))
     if label == "sphere":
         return (w, w, w)
-    if label == "pyramid":
-        return (w, w, float(rng.uniform(0.4, 1.0)))
-    return (w, w, float(rng.uniform(0.4, 1.1)))  # cylinder, cone
+    return (w, w, float(rng.uniform(0.5, 1.0)))  # cylinder, cone, pyramid
 
 
-def place_objects(
-    rng: np.random.Generator, specs: list[tuple[str, str]], gap: float = 0.25, tries: int = 200
-) -> list[Obj3D] | None:
-    """Put objects (label, color) on the floor without overlap; None when they do not fit."""
+def place_objects(rng: np.random.Generator, specs: list[tuple[str, str]]) -> list[Obj3D] | None:
+    """Put objects (label, color) on distinct cells of the 3 x 3 floor grid, jittered; None if > 9."""
+    cells = [(x, y) for x in GRID for y in GRID]
+    if len(specs) > len(cells):
+        return None
+    picks = rng.choice(len(cells), size=len(specs), replace=False)
     objs: list[Obj3D] = []
-    for label, color in specs:
+    for (label, color), c in zip(specs, picks):
         ext = random_extent(rng, label)
-        rad = math.hypot(ext[0], ext[1]) / 2
-        for _ in range(tries):
-            cx, cy = (float(v) for v in rng.uniform(-ROOM + rad + 0.1, ROOM - rad - 0.1, size=2))
-            if all(
-                math.hypot(cx - o.center[0], cy - o.center[1]) > rad + math.hypot(*o.extent[:2]) / 2 + gap
-                for o in objs
-            ):
-                objs.append(Obj3D(label, color, (cx, cy, ext[2] / 2), ext))
-                break
-        else:
-            return None
+        cx, cy = (float(v + rng.uniform(-JITTER, JITTER)) for v in cells[int(c)])
+        objs.append(Obj3D(label, color, (cx, cy, ext[2] / 2), ext))
     return objs
 
 
 def random_specs(rng: np.random.Generator, k: int) -> list[tuple[str, str]]:
-    """k objects with pairwise distinct (label, color)."""
-    pairs = [(p, c) for p in PRIMITIVES for c in COLORS3D]
-    idx = rng.choice(len(pairs), size=k, replace=False)
-    return [pairs[i] for i in idx]
+    """k objects with pairwise distinct shapes and pairwise distinct colours (each names one object)."""
+    labels = rng.choice(len(PRIMITIVES), size=k, replace=False)
+    colors = rng.choice(len(COLORS3D), size=k, replace=False)
+    names = list(COLORS3D)
+    return [(PRIMITIVES[int(i)], names[int(j)]) for i, j in zip(labels, colors)]
 
 
 def scene_points(
@@ -207,7 +202,8 @@ def object_points(rng: np.random.Generator, label: str, color: str, n: int) -> n
     return _colored(rng, xyz, COLORS3D[color]).astype(np.float32)
 
 
-def make_scene(rng: np.random.Generator, k: tuple[int, int] = (2, 5)) -> list[Obj3D]:
+def make_scene(rng: np.random.Generator, k: tuple[int, int] | None = None) -> list[Obj3D]:
+    k = k or SCENE_OBJECTS
     for _ in range(50):
         objs = place_objects(rng, random_specs(rng, int(rng.integers(k[0], k[1] + 1))))
         if objs is not None:
@@ -237,60 +233,39 @@ def the(o: Obj3D) -> str:
 def grounding_scene(rng: np.random.Generator) -> tuple[list[Obj3D], Obj3D, str]:
     """A scene, a target and a referring expression with a spatial relation that picks it out.
 
-    Half of the scenes hold a twin of the target (same colour and shape) for which the relation is false,
-    so the relation is needed to find the target.
+    Every object of a scene has its own colour and shape, so the target's name already identifies it;
+    the relation to another object is true and adds a spatial cue.
     """
-    for _ in range(200):
-        twin = rng.random() < 0.5
-        k = int(rng.integers(2, 4))
-        specs = random_specs(rng, k + 1)  # target, anchor, distractors
-        if twin:
-            specs = specs + [specs[0]]
-        objs = place_objects(rng, specs)
-        if objs is None:
-            continue
-        target, anchor = objs[0], objs[1]
-        rel = relation3d(target, anchor)
-        if twin and relation3d(objs[-1], anchor) == rel:
-            continue
-        expr = f"{the(target)} {rel} {the(anchor)}."
-        return objs, target, expr[0].upper() + expr[1:]
-    raise RuntimeError("could not build a grounding scene")  # pragma: no cover
+    objs = make_scene(rng)
+    return objs, objs[0], refer(objs[0], objs[1])
+
+
+def refer(target: Obj3D, anchor: Obj3D) -> str:
+    """A referring expression such as "The red sphere left of the blue box."."""
+    expr = f"{the(target)} {relation3d(target, anchor)} {the(anchor)}."
+    return expr[0].upper() + expr[1:]
 
 
 def scanqa_question(objs: list[Obj3D], rng: np.random.Generator) -> dict:
-    """Multiple choice (2-6 options, letters A-F) about one scene: ``{question, choices, answer}``."""
-    kind = str(rng.choice(["color", "shape", "count", "tallest", "relation"]))
-    k = int(rng.integers(2, 7))
+    """Multiple choice (5-6 options, letters A-F) about one scene: ``{question, choices, answer}``.
+
+    Questions are answerable from the cloud: the colour of a named shape, the shape of a named colour
+    (both unique in a scene, see ``random_specs``) or the number of objects. The options are the whole
+    vocabulary of the question type in a fixed order (``COLORS3D``, ``PRIMITIVES``, 1-6), so the letter
+    follows from the answer alone: a tiny model has to read the cloud, not also match option texts.
+    """
+    kind = str(rng.choice(["color", "shape", "count"], p=[0.4, 0.4, 0.2]))
     o = objs[int(rng.integers(len(objs)))]
-    shapes = [x.label for x in objs]
-    colors = [x.color for x in objs]
-    if kind == "color" and shapes.count(o.label) == 1:
-        q, correct, pool = f"What color is the {o.label}?", o.color, [c for c in COLORS3D if c != o.color]
-    elif kind == "shape" and colors.count(o.color) == 1:
-        q, correct, pool = (
-            f"What shape is the {o.color} object?",
-            o.label,
-            [p for p in PRIMITIVES if p != o.label],
-        )
-    elif kind == "tallest":
-        hs = sorted(x.height for x in objs)
-        if hs[-1] - hs[-2] < 0.15:
-            return scanqa_question(objs, rng)
-        top = max(objs, key=lambda x: x.height)
-        q, correct = "Which object is the tallest?", top.name()
-        pool = [x.name() for x in objs if x is not top] + [f"{c} {p}" for p in PRIMITIVES for c in COLORS3D]
-        pool = list(dict.fromkeys(p for p in pool if p != correct))[: 5 + len(objs)]
-    elif kind == "relation" and len(unique(objs)) >= 2:
-        a, b = unique(objs)[:2]
-        q, correct = f"Where is {the(a)} relative to {the(b)}?", relation3d(a, b)
-        pool = [r for r in ("left of", "right of", "in front of", "behind") if r != correct]
+    if kind == "color":
+        q, correct, choices = f"What color is the {o.label}?", o.color, list(COLORS3D)
+    elif kind == "shape":
+        q, correct, choices = f"What shape is the {o.color} object?", o.label, list(PRIMITIVES)
     else:
-        q, correct = "How many objects are on the floor?", str(len(objs))
-        pool = [str(i) for i in range(1, 8) if i != len(objs)]
-    wrong = [str(x) for x in rng.choice(pool, size=min(k - 1, len(pool)), replace=False)]
-    choices = wrong + [correct]
-    choices = [choices[i] for i in rng.permutation(len(choices))]
+        q, correct, choices = (
+            "How many objects are on the floor?",
+            str(len(objs)),
+            [str(i) for i in range(1, 7)],
+        )
     return {"question": q, "choices": choices, "answer": choices.index(correct)}
 
 

@@ -2,10 +2,12 @@
 
 The paper's 3D model reads a *pre-trained*, frozen EPCL encoder. A tiny encoder trained from scratch only
 through the LLM's loss learns far too slowly (its random features reach the LLM as noise), so the
-``tiny-3d`` recipe first pre-trains its encoder on the training split's own labels: every group token
-predicts the category of the object its centre lies in ("floor" outside every box), read from the
-``detection3d`` answers (``label [cx, cy, cz, dx, dy, dz]``) and ``classification3d`` answers of the
-instruction file. Only training data is used. Output: ``<out>/encoder.safetensors`` (our key names),
+``tiny-3d`` recipe first pre-trains its encoder on the training split's own labels. Every group token
+predicts (1) the category of the object its centre lies in ("floor" outside every box), (2) that object's
+box (scene tokens inside a box only), read from the ``detection3d`` answers (``label [cx, cy, cz, dx,
+dy, dz]``) and ``classification3d`` answers of the instruction file, and (3) the mean colour of its own
+group's points (self-supervised), so that a frozen encoder hands the LLM what, where and which colour per
+token: scene questions need all three bound per object. Only training data is used. Output: ``<out>/encoder.safetensors`` (our key names),
 loadable as ``model.encoder.path=<out>``.
 
     python -m lamm.model.encoders.pcl_pretrain --data LAMM-Mini --out runs/tiny-3d-encoder
@@ -27,6 +29,7 @@ import yaml
 from lamm.formats.jsonio import read_json_array
 from lamm.formats.paths import data_root, resolve_media
 from lamm.model.encoders import build_encoder
+from lamm.model.encoders.pcl_ops import group_points
 
 _BOX = re.compile(r"([A-Za-z][A-Za-z ]*?)\s*\[([-0-9., ]+)\]")
 FLOOR = "floor"
@@ -57,16 +60,29 @@ def token_targets(
 
 
 def _labels_for(centres: torch.Tensor, target, classes: list[str]) -> torch.Tensor:
+    return _targets_for(centres, target, classes)[0]
+
+
+def _targets_for(
+    centres: torch.Tensor, target, classes: list[str]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per centre: class index ``[G]``, owner box ``[G, 6]`` and whether that box applies ``[G]``."""
     whole, boxes = target
+    g = len(centres)
+    box = torch.zeros(g, 6)
+    has = torch.zeros(g, dtype=torch.bool)
     if whole is not None:
-        return torch.full((len(centres),), classes.index(whole), dtype=torch.long)
-    lab = torch.full((len(centres),), classes.index(FLOOR), dtype=torch.long)
-    for label, (cx, cy, cz, dx, dy, dz) in boxes:
+        return torch.full((g,), classes.index(whole), dtype=torch.long), box, has
+    lab = torch.full((g,), classes.index(FLOOR), dtype=torch.long)
+    for label, vals in boxes:
+        cx, cy, cz, dx, dy, dz = vals
         lo = torch.tensor([cx - abs(dx) / 2, cy - abs(dy) / 2, cz - abs(dz) / 2]) - 0.02
         hi = torch.tensor([cx + abs(dx) / 2, cy + abs(dy) / 2, cz + abs(dz) / 2]) + 0.02
         inside = ((centres >= lo) & (centres <= hi)).all(-1)
         lab[inside] = classes.index(label)
-    return lab
+        box[inside] = torch.tensor(vals, dtype=torch.float32)
+        has |= inside
+    return lab, box, has
 
 
 def pretrain(
@@ -94,8 +110,18 @@ def pretrain(
     root = data_root(path)
     keys = sorted(targets)
     clouds = torch.stack([pre(resolve_media(root, k, source=path)) for k in keys])
+    cfg = enc.cfg
+    with torch.no_grad():  # FPS from point 0 is deterministic: group every cloud once
+        parts = [group_points(c.float(), cfg.num_groups, cfg.group_size) for c in clouds.split(64)]
+    all_centres = torch.cat([c for c, _ in parts])
+    all_rgb = torch.cat([g[..., 3:6].mean(2) if g.shape[-1] >= 6 else g[..., :0].sum(2) for _, g in parts])
+    per = [_targets_for(all_centres[i], targets[k], classes) for i, k in enumerate(keys)]
+    all_y, all_box, all_has = (torch.stack(t) for t in zip(*per))
     head = torch.nn.Linear(enc.hidden_size, len(classes))
-    opt = torch.optim.AdamW([*enc.parameters(), *head.parameters()], lr=lr, weight_decay=0.01)
+    box_head = torch.nn.Linear(enc.hidden_size, 6)
+    rgb_head = torch.nn.Linear(enc.hidden_size, 3)
+    params = [*enc.parameters(), *head.parameters(), *box_head.parameters(), *rgb_head.parameters()]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     gen = torch.Generator().manual_seed(seed)
     t0, acc = time.time(), 0.0
@@ -103,15 +129,15 @@ def pretrain(
     for step in range(steps):
         idx = torch.randint(len(keys), (batch_size,), generator=gen)
         x = clouds[idx]
-        centres, _ = enc.tokenize(x)
-        y = torch.stack(
-            [
-                _labels_for(centres[i].detach().float(), targets[keys[j]], classes)
-                for i, j in enumerate(idx.tolist())
-            ]
-        )
-        logits = head(enc(x))
-        loss = F.cross_entropy(logits.flatten(0, 1), y[:, : logits.shape[1]].flatten())
+        feats = enc(x)
+        t = feats.shape[1]
+        y, box, has, rgb = all_y[idx, :t], all_box[idx, :t], all_has[idx, :t], all_rgb[idx, :t]
+        logits = head(feats)
+        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+        if has.any():
+            loss = loss + F.smooth_l1_loss(box_head(feats)[has], box[has], beta=0.1)
+        if cfg.use_color:  # mean (normalised) colour of each group's points
+            loss = loss + F.mse_loss(rgb_head(feats), rgb)
         opt.zero_grad()
         loss.backward()
         opt.step()

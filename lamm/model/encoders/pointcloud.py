@@ -89,6 +89,7 @@ class PointCloudEncoderConfig:
     fps_seed: int | None = None  # None: FPS starts at index 0 (as pointnet2); int: seeded start
     tokenizer: str = "pointbert"  # "pointbert" | "sa"
     pointnet_dims: list[int] = field(default_factory=lambda: [128, 256])
+    group_norm: str = "batch"  # mini-PointNet norm: "batch" (Point-BERT) | "layer" (per point; for training)
     group_dim: int | None = None  # mini-PointNet output; None -> hidden_size
     # transformer
     hidden_size: int = 384
@@ -221,15 +222,18 @@ def batchnorm(bn: nn.Module, x: torch.Tensor) -> torch.Tensor:
 class MiniPointNet(nn.Module):
     """Point-BERT's group encoder: conv-BN-ReLU-conv, max-pool, concat global, conv-BN-ReLU-conv, max-pool."""
 
-    def __init__(self, in_channels: int, dims: list[int], out_dim: int) -> None:
+    def __init__(self, in_channels: int, dims: list[int], out_dim: int, norm: str = "batch") -> None:
         super().__init__()
         c1, c2 = dims
+        if norm not in ("batch", "layer"):
+            raise ValueError(f"group_norm must be 'batch' or 'layer', got {norm!r}")
+        make = nn.BatchNorm1d if norm == "batch" else nn.LayerNorm  # layer: no batch statistics
         self.first_conv = nn.Sequential(
-            nn.Conv1d(in_channels, c1, 1), nn.BatchNorm1d(c1), nn.ReLU(inplace=True), nn.Conv1d(c1, c2, 1)
+            nn.Conv1d(in_channels, c1, 1), make(c1), nn.ReLU(inplace=True), nn.Conv1d(c1, c2, 1)
         )
         self.second_conv = nn.Sequential(
             nn.Conv1d(2 * c2, 2 * c2, 1),
-            nn.BatchNorm1d(2 * c2),
+            make(2 * c2),
             nn.ReLU(inplace=True),
             nn.Conv1d(2 * c2, out_dim, 1),
         )
@@ -237,10 +241,14 @@ class MiniPointNet(nn.Module):
     def forward(self, groups: torch.Tensor) -> torch.Tensor:
         """``[B, G, k, C]`` -> ``[B, G, out_dim]`` (channels-last throughout)."""
         conv_a, bn_a, _, conv_b = self.first_conv
-        x = pointwise(conv_b, F.relu(batchnorm(bn_a, pointwise(conv_a, groups))))  # [B, G, k, c2]
+        x = pointwise(conv_b, F.relu(_norm(bn_a, pointwise(conv_a, groups))))  # [B, G, k, c2]
         x = torch.cat([x.max(dim=2, keepdim=True).values.expand_as(x), x], dim=-1)
         conv_c, bn_c, _, conv_d = self.second_conv
-        return pointwise(conv_d, F.relu(batchnorm(bn_c, pointwise(conv_c, x)))).max(dim=2).values
+        return pointwise(conv_d, F.relu(_norm(bn_c, pointwise(conv_c, x)))).max(dim=2).values
+
+
+def _norm(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return m(x) if isinstance(m, nn.LayerNorm) else batchnorm(m, x)
 
 
 class ConvBNReLU(nn.Module):
@@ -304,7 +312,7 @@ class PointCloudEncoder(MediaEncoder):
         self.hidden_size = d
         if cfg.tokenizer == "pointbert":
             group_dim = cfg.group_dim or d
-            self.encoder = MiniPointNet(self.in_channels, cfg.pointnet_dims, group_dim)
+            self.encoder = MiniPointNet(self.in_channels, cfg.pointnet_dims, group_dim, cfg.group_norm)
             self.reduce_dim: nn.Module = nn.Linear(group_dim, d)
         else:
             self.sa = SetAbstraction(self.in_channels, cfg.pointnet_dims, d, cfg.radius)
