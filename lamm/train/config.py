@@ -99,6 +99,8 @@ class TinyConfig:
     llm_hidden: int = 256
     heads: int = 4
     seed: int = 0
+    # > 0: pre-train the vision tower on the data's answer words first (lamm.model.encoders.clip_pretrain)
+    encoder_pretrain_steps: int = 0
 
 
 @dataclass
