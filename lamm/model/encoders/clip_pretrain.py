@@ -106,6 +106,7 @@ def pretrain(
     ]
     if not records:
         raise ValueError(f"no image records to pre-train on in {[str(p) for p, _ in files]}")
+    min_count = min(min_count, max(1, len(records) // 100))  # small data sets (smoke runs) keep words
     vocab, y = word_targets([r for _, r in records], min_count=min_count)
     if not vocab:
         raise ValueError(
