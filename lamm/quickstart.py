@@ -150,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     step(2, "training the tiny preset (2D)")
-    ckpt = train_preset("tiny", data, out / "tiny", max_steps=args.max_steps)
+    pre2d = [] if args.max_steps is None else [f"tiny.encoder_pretrain_steps={min(600, args.max_steps)}"]
+    ckpt = train_preset("tiny", data, out / "tiny", max_steps=args.max_steps, overrides=pre2d)
     step(3, "evaluating it on every LAMM-Mini 2D benchmark file")
     bench2d = data / "2D_Benchmark"
     runs = {
