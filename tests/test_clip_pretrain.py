@@ -50,7 +50,7 @@ def test_pretrain_saves_a_clip_tower_that_loads(tmp_path):
     tiny = {"image_size": 16, "patch_size": 8, "vision_layers": 1, "vision_hidden": 32, "heads": 2}
     out = tmp_path / "enc"
     summary = pretrain(
-        [(meta / "x.json", ["classification"])],
+        [(meta / "x.json", ["classification"], None)],
         tiny,
         out,
         steps=30,

@@ -173,7 +173,7 @@ def model_config(cfg: Config, env: D.DistEnv):
                 k: getattr(t, k)
                 for k in ("image_size", "patch_size", "vision_layers", "vision_hidden", "heads")
             }
-            files = [(Path(f.path), f.task_types) for f in cfg.data.files]
+            files = [(Path(f.path), f.task_types, f.root) for f in cfg.data.files]
             pretrain(files, dims, base / "clip", steps=t.encoder_pretrain_steps, seed=t.seed)
         tmp = cfg_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(built.to_dict(), indent=1), "utf-8")

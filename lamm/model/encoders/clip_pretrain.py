@@ -78,13 +78,16 @@ def tiny_clip(tiny: dict[str, Any]) -> CLIPVisionModel:
     )
 
 
-def _load_images(records: list[tuple[Path, dict[str, Any]]], size: int) -> torch.Tensor:
+def _load_images(records: list[tuple[Path, Path, dict[str, Any]]], size: int) -> torch.Tensor:
+    """Media resolved as the training pipeline resolves them (a file's ``root``, else its data root)."""
     pre = ClipPreprocessor(size)  # the training pipeline's own preprocessing
-    return torch.stack([pre(resolve_media(data_root(p), r["image"], source=p)) for p, r in records])
+    return torch.stack(
+        [pre(resolve_media(root, r["image"], source=p, allow_absolute=True)) for p, root, r in records]
+    )
 
 
 def pretrain(
-    files: list[tuple[Path, list[str] | None]],
+    files: list[tuple[Path, list[str] | None, str | None]],
     tiny: dict[str, Any],
     out_dir: str | Path,
     *,
@@ -95,19 +98,19 @@ def pretrain(
     seed: int = 0,
     log: bool = True,
 ) -> dict[str, Any]:
-    """Train a tiny CLIP tower on the answer words of ``files`` ((path, task_types or None) pairs; records
-    with an image only) and save it to ``out_dir``; returns a summary (also written to ``pretrain.json``)."""
+    """Train a tiny CLIP tower on the answer words of ``files`` ((path, task_types or None, media root or
+    None) triples; records with an image only) and save it to ``out_dir``; returns a summary (also written to ``pretrain.json``)."""
     torch.manual_seed(seed)
     records = [
-        (Path(p), r)
-        for p, types in files
+        (Path(p), Path(root) if root else data_root(p), r)
+        for p, types, root in files
         for r in read_json_array(p)
         if r.get("image") and (types is None or r.get("task_type") in types)
     ]
     if not records:
-        raise ValueError(f"no image records to pre-train on in {[str(p) for p, _ in files]}")
+        raise ValueError(f"no image records to pre-train on in {[str(f[0]) for f in files]}")
     min_count = min(min_count, max(1, len(records) // 100))  # small data sets (smoke runs) keep words
-    vocab, y = word_targets([r for _, r in records], min_count=min_count)
+    vocab, y = word_targets([r for _, _, r in records], min_count=min_count)
     if not vocab:
         raise ValueError(
             f"no answer word occurs in {min_count}+ of the {len(records)} records: nothing to predict"
@@ -167,7 +170,9 @@ def pretrain_for_preset(
         raise ValueError(f"preset {preset!r} has no tiny section: nothing to pre-train")
     files = resolve_data_paths(cfg.data.files, str(data_dir))
     tiny = {k: getattr(cfg.tiny, k) for k in ("image_size", "patch_size", "vision_layers", "vision_hidden", "heads")}  # fmt: skip
-    summary = pretrain([(Path(f.path), f.task_types) for f in files], tiny, out, steps=steps, seed=seed)
+    summary = pretrain(
+        [(Path(f.path), f.task_types, f.root) for f in files], tiny, out, steps=steps, seed=seed
+    )
     print(json.dumps({k: v for k, v in summary.items() if k != "vocab"}))
     return out
 
