@@ -80,23 +80,24 @@ def near(pt: tuple[float, ...], q: tuple[float, ...]) -> bool:
 # ----------------------------------------------------------------------------- classification family
 
 
-def cifar10(items: list[Item], ctx: Context) -> Outcome:
-    """Label matcher(label, text); divided by the number of answers (§7.11)."""
-    labels = tuple(sorted({it.rec["label"] for it in items}))
+def _label_accuracy(items: list[Item], field: str, denominator: int) -> Outcome:
+    """Official label matcher(gt ``field``, text) per record, summed over ``denominator``."""
+    labels = tuple(sorted({it.rec[field] for it in items}))
     rows = []
     for it in items:
-        p = P.parse_label(it.rec["label"], it.text, labels)
+        p = P.parse_label(it.rec[field], it.text, labels)
         rows.append(sample(it, float(p.value), p))
-    return Outcome("accuracy", _div(sum(r["score"] for r in rows), ctx.n_answers), rows)
+    return Outcome("accuracy", _div(sum(r["score"] for r in rows), denominator), rows)
+
+
+def cifar10(items: list[Item], ctx: Context) -> Outcome:
+    """Label matcher(label, text); divided by the number of answers (§7.11)."""
+    return _label_accuracy(items, "label", ctx.n_answers)
 
 
 def celeba_hair(items: list[Item], ctx: Context) -> Outcome:
-    labels = tuple(sorted({it.rec["attr"] for it in items}))
-    rows = []
-    for it in items:
-        p = P.parse_label(it.rec["attr"], it.text, labels)
-        rows.append(sample(it, float(p.value), p))
-    return Outcome("accuracy", _div(sum(r["score"] for r in rows), ctx.n_meta), rows)
+    """Label matcher(attr, text); divided by the number of meta records."""
+    return _label_accuracy(items, "attr", ctx.n_meta)
 
 
 def ucmerced(items: list[Item], ctx: Context) -> Outcome:
