@@ -55,6 +55,8 @@ ANNS = {
         "answer": 5,
     },
 }
+ANNS["vqa_answer"] = ANNS["vqa"]
+ANNS["vqa3d_answer"] = ANNS["vqa3d"]
 
 
 @pytest.mark.parametrize("task", sorted(BUILDERS))
@@ -66,7 +68,7 @@ def test_responses_parse_back(task: str) -> None:
         check_conversation(conv)
         first = conv[0]["value"]
         assert first.startswith("<image>\n") == (
-            task not in ("classification3d", "detection3d", "grounding3d", "vqa3d")
+            task not in ("classification3d", "detection3d", "grounding3d", "vqa3d", "vqa3d_answer")
         )
         seen_queries.add(first)
         answers = [t["value"] for t in conv if t["from"] == "gpt"]
@@ -93,6 +95,10 @@ def test_responses_parse_back(task: str) -> None:
         elif task in ("vqa", "vqa3d"):
             m = re.findall(r"The answer is \(?([A-F])\)?\W", text + " ")
             assert m == ["BF"[task == "vqa3d"]]
+        elif task in ("vqa_answer", "vqa3d_answer"):
+            # the query is the first pass's query + its answer + the official second-pass suffix
+            assert first.endswith(" ###\nANSWER:") and "Options: (A) " in first
+            assert text == f"({'BF'[task == 'vqa3d_answer']})"
         elif task == "caption":
             assert text in ann["captions"]
         elif task == "facial":
@@ -187,3 +193,30 @@ def test_official_parsers_read_every_response() -> None:
         assert [list(b) for b in g3] == [pytest.approx(ANNS["grounding3d"]["bbox"], abs=0.0051)]
         kp = c4_conversation("keypoints", {"joints": {"neck": [0.5, 0.2]}}, rng)[1]["value"]
         assert [list(p) for p in P.parse_points(kp).value] == [pytest.approx([0.5, 0.2])]
+
+
+@pytest.mark.parametrize("dataset", ["SQAimage", "ScanQA_multiplechoice"])
+def test_vqa_two_pass_training_layout_scores_as_official(dataset: str) -> None:
+    """The first-pass reply (rationale, then the letter) and the second-pass sample, put through the eval
+    runner's own two-pass prompt code, give the exact second prompt and a stored answer the official
+    matcher scores correct."""
+    from lamm.bench.eval.prompts import assemble, second_prompts
+    from lamm.bench.parse import match_option
+    from lamm.formats.benchmark import BenchRecord
+    from lamm.protocol.datasets import find_dataset
+
+    is3d = dataset.startswith("Scan")
+    ann = {"question": "What color is the cone?", "choices": ["red", "blue", "green", "white"], "answer": 2,
+           "rationale": "The cone is green."}  # fmt: skip
+    first_task, second_task = ("vqa3d", "vqa3d_answer") if is3d else ("vqa", "vqa_answer")
+    reply = c4_conversation(first_task, ann, np.random.default_rng(0))[1]["value"]
+    assert reply == "The cone is green. So the answer is (C)."
+    second = c4_conversation(second_task, ann, np.random.default_rng(0), placeholder=False)
+    spec = find_dataset(dataset)
+    record = BenchRecord(0, "0", "x.png", vqa_query(ann["question"], ann["choices"]), {})
+    assert second[0]["value"] == second_prompts(spec, record, [reply])[0].query
+    stored = assemble(spec, [reply], [second[1]["value"]])
+    assert stored == "The cone is green. So the answer is (C).\n The answer is (C)"
+    letters = "ABCDEF" if is3d else "ABCDE"
+    assert match_option(stored, 2, ann["choices"], letters).value is True
+    assert match_option(stored, 1, ann["choices"], letters).value is False

@@ -48,7 +48,7 @@ def test_official_files_and_determinism(world: Path, tmp_path: Path) -> None:
     instruct = {p.name for p in (world / "2D_Instruct" / "meta_file").iterdir()}
     assert instruct == {
         "daily_dialogue_5.json", "factual_knowledge_dialogue_5.json", "detailed_description_5.json",
-        "vision_task_dialogue_50.json", "LAMM_instruct_65.json",
+        "vision_task_dialogue_55.json", "LAMM_instruct_70.json",
     }  # fmt: skip
     again = tmp_path / "b"
     build_mini(again, seed=3, train=5, test=8, image_size=SIZE, with_3d=False, progress=False)
@@ -60,7 +60,7 @@ def test_official_files_and_determinism(world: Path, tmp_path: Path) -> None:
     a, b = _meta_bytes(other), _meta_bytes(world)
     assert a.keys() == b.keys() and all(a[k] != b[k] for k in a)
     manifest = json.loads((world / "lamm_mini.json").read_text())
-    assert manifest["instruct_2d"] == "2D_Instruct/meta_file/LAMM_instruct_65.json"
+    assert manifest["instruct_2d"] == "2D_Instruct/meta_file/LAMM_instruct_70.json"
 
 
 def test_record_independent_of_counts(world: Path, tmp_path: Path) -> None:
@@ -105,7 +105,7 @@ def test_train_test_disjoint(world: Path) -> None:
         }
 
     test_h, train_h = hashes(world / "2D_Benchmark"), hashes(world / "2D_Instruct")
-    assert len(test_h) == 14 * 8 and len(train_h) == 13 * 5
+    assert len(test_h) == 14 * 8 and len(train_h) == 14 * 5
     assert not test_h & train_h
 
 
@@ -241,5 +241,5 @@ def test_cli_and_quickstart(tmp_path: Path, capsys) -> None:
         == 0
     )
     out = capsys.readouterr().out
-    assert "2D_Instruct/conversation" in out and "LAMM_instruct_26.json" in out
-    assert (tmp_path / "q" / "data" / "2D_Instruct/meta_file/LAMM_instruct_26.json").is_file()
+    assert "2D_Instruct/conversation" in out and "LAMM_instruct_28.json" in out
+    assert (tmp_path / "q" / "data" / "2D_Instruct/meta_file/LAMM_instruct_28.json").is_file()

@@ -38,7 +38,7 @@ def _meta3d(root: Path) -> dict[str, bytes]:
 def test_files_layout_and_determinism(world: Path, tmp_path: Path) -> None:
     names = {p.name for p in (world / "3D_Benchmark/meta_file").iterdir()}
     assert names == {"Detection_ScanNet.json", "VG_ScanRefer.json", "VQA_ScanQA_multiplechoice.json"}
-    assert [p.name for p in (world / "3D_Instruct/meta_file").iterdir()] == ["LAMM_3dinstruct_32.json"]
+    assert [p.name for p in (world / "3D_Instruct/meta_file").iterdir()] == ["LAMM_3dinstruct_36.json"]
     again = tmp_path / "b"
     build_mini(again, seed=5, train=1, test=6, train_3d=4, points=POINTS, progress=False)
     assert _meta3d(again) == _meta3d(world)
@@ -50,7 +50,7 @@ def test_files_layout_and_determinism(world: Path, tmp_path: Path) -> None:
     assert all(a[k] != b[k] for k in b)
     assert (
         json.loads((world / "lamm_mini.json").read_text())["instruct_3d"]
-        == "3D_Instruct/meta_file/LAMM_3dinstruct_32.json"
+        == "3D_Instruct/meta_file/LAMM_3dinstruct_36.json"
     )
 
 
@@ -63,7 +63,7 @@ def test_schema_and_point_clouds(world: Path) -> None:
             assert pts.shape == (POINTS, 6) and pts.dtype == np.float32
             assert np.isfinite(pts).all() and pts[:, 3:].min() >= 0 and pts[:, 3:].max() <= 255
             assert pts[:, 2].min() > -TOL  # floor at z = 0, z up
-    samples = read_instruct(world / "3D_Instruct/meta_file/LAMM_3dinstruct_32.json")
+    samples = read_instruct(world / "3D_Instruct/meta_file/LAMM_3dinstruct_36.json")
     assert {s.task_type for s in samples} == {
         "classification3d", "detection3d", "VQA3d", "visual_grounding3d", "description3d", "conversation3d",
     }  # fmt: skip

@@ -8,7 +8,8 @@ bank, so a model trained on these dialogues has seen the exact benchmark wording
 Annotations (coordinates normalised to 0-1, see docs/architecture.md "C4 templates"):
 classification/fine_grained ``{label}``; detection ``{objects: [{label, bbox: [x1, y1, x2, y2]}]}``;
 counting ``{label, count[, plural]}``; ocr ``{words}``; keypoints ``{joints: {name: [x, y]}[, max_turns]}``;
-locating ``{objects: [{label, point: [x, y]}]}``; vqa / vqa3d ``{question, choices, answer}``;
+locating ``{objects: [{label, point: [x, y]}]}``; vqa / vqa3d ``{question, choices, answer[, rationale]}``
+(vqa_answer / vqa3d_answer: the same annotation as the official second inference pass, see ``_vqa_answer``);
 caption ``{captions}``; facial ``{smile: bool, hair: str}`` (either key may be absent);
 detection3d ``{objects: [{label, bbox: [cx, cy, cz, dx, dy, dz]}]}``; grounding3d ``{expression, bbox}``;
 classification3d ``{label}``.
@@ -22,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lamm.protocol.prompts import prompt
+from lamm.protocol.prompts import SECOND_PASS_SUFFIX, prompt
 
 Turn = dict[str, str]
 _E2D = "eval_2d_v1_constants"
@@ -45,8 +46,10 @@ TASK_TYPES: dict[str, str] = {
     "detection3d": "detection3d",
     "grounding3d": "visual_grounding3d",
     "vqa3d": "VQA3d",
+    "vqa_answer": "VQA",
+    "vqa3d_answer": "VQA3d",
 }
-TASKS_3D = ("classification3d", "detection3d", "grounding3d", "vqa3d")
+TASKS_3D = ("classification3d", "detection3d", "grounding3d", "vqa3d", "vqa3d_answer")
 
 
 def _p(group: str, name: str) -> str:
@@ -316,10 +319,18 @@ def _keypoints(ann: dict, rng: Any) -> list[Turn]:
     return conv
 
 
-def _vqa(ann: dict, rng: Any) -> list[Turn]:
+def _vqa_reply(ann: dict, rng: Any) -> str:
+    """First-pass VQA answer: the rationale (when given) then the letter, so the letter follows from text
+    the model has just written; without a rationale, the letter with or without its option text."""
     choices, ans = list(ann["choices"]), int(ann["answer"])
-    q = ann["question"]
     letter = LETTERS[ans]
+    if ann.get("rationale"):
+        return f"{ann['rationale']} So the answer is ({letter})."
+    return _pick(rng, [f"The answer is ({letter}) {choices[ans]}.", f"The answer is ({letter})."])
+
+
+def _vqa(ann: dict, rng: Any) -> list[Turn]:
+    choices, q = list(ann["choices"]), ann["question"]
     query = _pick(
         rng,
         [
@@ -328,8 +339,16 @@ def _vqa(ann: dict, rng: Any) -> list[Turn]:
             f"{q}\nOptions: {options_text(choices)}\nAnswer with the option's letter.",
         ],
     )
-    a = _pick(rng, [f"The answer is ({letter}) {choices[ans]}.", f"The answer is ({letter})."])
-    return [_h(query), _g(a)]
+    return [_h(query), _g(_vqa_reply(ann, rng))]
+
+
+def _vqa_answer(ann: dict, rng: Any) -> list[Turn]:
+    """The official second VQA pass as a training sample: ``query + first answer + " ###\\nANSWER:"`` ->
+    ``(B)`` (stored by the evaluator as ``first + "\\n The answer is (B)"``). Without it a model meets
+    this layout for the first time at evaluation and its second answer can overrule a right first one."""
+    choices, q = list(ann["choices"]), ann["question"]
+    query = vqa_query(q, choices) + _vqa_reply(ann, rng) + SECOND_PASS_SUFFIX
+    return [_h(query), _g(f"({LETTERS[int(ann['answer'])]})")]
 
 
 def _caption(ann: dict, rng: Any) -> list[Turn]:
@@ -403,6 +422,8 @@ BUILDERS: dict[str, Callable[[dict, Any], list[Turn]]] = {
     "detection3d": _detection3d,
     "grounding3d": _grounding3d,
     "vqa3d": _vqa,
+    "vqa_answer": _vqa_answer,
+    "vqa3d_answer": _vqa_answer,
 }
 
 

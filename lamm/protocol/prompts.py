@@ -8,6 +8,12 @@ import json
 from importlib import resources
 from typing import Any
 
+# Official two-pass VQA inference (LAMM_FORMATS §5.4): the second pass asks ``query + first + SECOND_PASS_SUFFIX``
+# and the stored answer is ``first + ANSWER_JOIN + second``. Shared by the eval runner and the C4 templates
+# that teach a model this layout.
+SECOND_PASS_SUFFIX = " ###\nANSWER:"
+ANSWER_JOIN = "\n The answer is "
+
 
 @functools.cache
 def prompts() -> dict[str, Any]:

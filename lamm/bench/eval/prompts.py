@@ -17,9 +17,7 @@ from dataclasses import dataclass
 
 from lamm.formats.benchmark import BenchRecord
 from lamm.protocol.datasets import LSP_JOINTS, DatasetSpec
-
-SECOND_PASS_SUFFIX = " ###\nANSWER:"
-ANSWER_JOIN = "\n The answer is "
+from lamm.protocol.prompts import ANSWER_JOIN, SECOND_PASS_SUFFIX
 
 
 @dataclass(frozen=True)

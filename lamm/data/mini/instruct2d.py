@@ -160,7 +160,7 @@ def _c4_ann(task: str, item: W.Item, rng: np.random.Generator) -> dict:
         if rng.random() < 0.25:  # Locating_LSP asks for "the hip"
             return {"joints": {"hip": W.hip_point(info, info["size"])}}
         return {"joints": W.norm_joints(info)}
-    if task == "vqa":
+    if task in ("vqa", "vqa_answer"):
         return W.ai2d_question(info, rng) if item.kind == "diagram" else W.sqa_question(info, rng)
     if task == "caption":
         return {"captions": W.captions(info)}
@@ -182,6 +182,7 @@ TASKS: dict[str, tuple[str, list[tuple[str, float]], Callable | None]] = {
     "ocr": ("vision_task_dialogue", [("word", 1.0)], None),
     "keypoints": ("vision_task_dialogue", [("figure", 1.0)], None),
     "vqa": ("vision_task_dialogue", [("shapes", 0.5), ("diagram", 0.5)], None),
+    "vqa_answer": ("vision_task_dialogue", [("shapes", 0.5), ("diagram", 0.5)], None),  # 2nd VQA pass
     "caption": ("vision_task_dialogue", [("shapes", 1.0)], None),
     "facial": ("vision_task_dialogue", [("face", 1.0)], None),
 }

@@ -2,7 +2,7 @@
 
 Each training scene gives samples of every scene task (detection3d, description3d, conversation3d once;
 VQA3d and visual_grounding3d twice, on different questions and targets: the benchmark's tasks get more
-signal per cloud), as the official 3D instructions reuse scenes; classification3d uses single-object
+signal per cloud; plus one VQA3d sample in the layout of the official second inference pass), as the official 3D instructions reuse scenes; classification3d uses single-object
 clouds. Written to ``3D_Instruct/meta_file/LAMM_3dinstruct_<total>.json``.
 """
 
@@ -32,7 +32,7 @@ def _qa(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
 def scene_samples(
     index: int, seed: int, points: int, avoid: set[str] = frozenset()
 ) -> tuple[list[dict], np.ndarray]:
-    """The seven scene-task samples of training scene ``index`` and its point cloud."""
+    """The eight scene-task samples of training scene ``index`` and its point cloud."""
     for attempt in range(100):
         rng = record_rng(seed, "train", "instruct3d/scene", index, attempt)
         objs, target, expr = W3.grounding_scene(rng)
@@ -47,6 +47,7 @@ def scene_samples(
         )),
         ("VQA3d", c4_conversation("vqa3d", W3.scanqa_question(objs, rng), rng)),
         ("VQA3d", c4_conversation("vqa3d", W3.scanqa_question(objs, rng), rng)),
+        ("VQA3d", c4_conversation("vqa3d_answer", W3.scanqa_question(objs, rng), rng)),  # 2nd VQA pass
         ("visual_grounding3d", c4_conversation(
             "grounding3d", {"expression": expr, "bbox": target.bbox()}, rng
         )),

@@ -309,7 +309,8 @@ def description(info: dict, rng: np.random.Generator) -> str:
 
 
 def sqa_question(info: dict, rng: np.random.Generator) -> dict:
-    """A ScienceQA-like multiple-choice question about a 1-3 shape scene: ``{question, choices, answer}``."""
+    """A ScienceQA-like multiple-choice question about a 1-3 shape scene: ``{question, choices, answer,
+    rationale}`` (the rationale states the answer in words; training answers reason before the letter)."""
     shapes = info["shapes"]
     kind = str(rng.choice(["shape", "color", "count", "background"], p=[0.35, 0.35, 0.15, 0.15]))
     k = int(rng.integers(2, 6))  # number of options (A-B .. A-E)
@@ -320,17 +321,21 @@ def sqa_question(info: dict, rng: np.random.Generator) -> dict:
             "Which shape is in the image?" if len(shapes) == 1 else "Which of these shapes is in the image?"
         )
         correct, pool = s.label, others
+        why = f"There is {article(s.label)} {s.label} in the image."
     elif kind == "color":
         s = shapes[int(rng.integers(len(shapes)))]
         question, correct = f"What color is the {s.label}?", s.color
         pool = [c for c in R.COLORS if c != s.color]
+        why = f"The {s.label} is {s.color}."
     elif kind == "count":
         question, correct = "How many shapes are in the image?", str(len(shapes))
         pool = [str(i) for i in range(1, 6) if i != len(shapes)]
+        why = "There is 1 shape." if len(shapes) == 1 else f"There are {len(shapes)} shapes."
     else:
         question, correct = "What color is the background?", info["background"]
         pool = [b for b in R.BACKGROUNDS if b != correct]
-    return _mcq(rng, question, correct, pool, k)
+        why = f"The background is {correct}."
+    return {**_mcq(rng, question, correct, pool, k), "rationale": why}
 
 
 def _mcq(rng: np.random.Generator, question: str, correct: str, pool: list[str], k: int) -> dict:
@@ -345,26 +350,29 @@ def ai2d_question(info: dict, rng: np.random.Generator) -> dict:
     shapes = info["shapes"]
     size = info["size"]
     asks = [
-        ("Which shape is the largest?", max(shapes, key=lambda s: s.r)),
-        ("Which shape is the smallest?", min(shapes, key=lambda s: s.r)),
+        ("Which shape is the largest?", max(shapes, key=lambda s: s.r), "is the largest shape"),
+        ("Which shape is the smallest?", min(shapes, key=lambda s: s.r), "is the smallest shape"),
     ]
-    for q, key, pick in (
-        ("Which shape is furthest to the left?", lambda s: s.cx, min),
-        ("Which shape is furthest to the right?", lambda s: s.cx, max),
-        ("Which shape is at the top?", lambda s: s.cy, min),
-        ("Which shape is at the bottom?", lambda s: s.cy, max),
+    for q, key, pick, says in (
+        ("Which shape is furthest to the left?", lambda s: s.cx, min, "is furthest to the left"),
+        ("Which shape is furthest to the right?", lambda s: s.cx, max, "is furthest to the right"),
+        ("Which shape is at the top?", lambda s: s.cy, min, "is at the top"),
+        ("Which shape is at the bottom?", lambda s: s.cy, max, "is at the bottom"),
     ):
         vals = sorted(key(s) for s in shapes)
         margin = vals[1] - vals[0] if pick is min else vals[-1] - vals[-2]
         if margin > 0.15 * size:
-            asks.append((q, pick(shapes, key=key)))
-    question, target = asks[int(rng.integers(len(asks)))]
+            asks.append((q, pick(shapes, key=key), says))
+    question, target, says = asks[int(rng.integers(len(asks)))]
     present = [s.label for s in shapes]
     absent = [x for x in R.SHAPES if x not in present]
     extra = [str(x) for x in rng.choice(absent, size=int(rng.integers(0, 2)), replace=False)]
     choices = present + extra
     choices = [choices[i] for i in rng.permutation(len(choices))]
-    return {"question": question, "choices": choices, "answer": choices.index(target.label)}
+    return {
+        "question": question, "choices": choices, "answer": choices.index(target.label),
+        "rationale": f"The {target.label} {says}.",
+    }  # fmt: skip
 
 
 def shape_objects(info: dict) -> list[dict]:

@@ -247,7 +247,7 @@ def refer(target: Obj3D, anchor: Obj3D) -> str:
 
 
 def scanqa_question(objs: list[Obj3D], rng: np.random.Generator) -> dict:
-    """Multiple choice (5-6 options, letters A-F) about one scene: ``{question, choices, answer}``.
+    """Multiple choice (5-6 options, letters A-F) about one scene: ``{question, choices, answer, rationale}``.
 
     Questions are answerable from the cloud: the colour of a named shape, the shape of a named colour
     (both unique in a scene, see ``random_specs``) or the number of objects. The options are the whole
@@ -258,15 +258,18 @@ def scanqa_question(objs: list[Obj3D], rng: np.random.Generator) -> dict:
     o = objs[int(rng.integers(len(objs)))]
     if kind == "color":
         q, correct, choices = f"What color is the {o.label}?", o.color, list(COLORS3D)
+        why = f"The {o.label} is {o.color}."
     elif kind == "shape":
         q, correct, choices = f"What shape is the {o.color} object?", o.label, list(PRIMITIVES)
+        why = f"The {o.color} object is {article(o.label)} {o.label}."
     else:
         q, correct, choices = (
             "How many objects are on the floor?",
             str(len(objs)),
             [str(i) for i in range(1, 7)],
         )
-    return {"question": q, "choices": choices, "answer": choices.index(correct)}
+        why = f"There are {len(objs)} objects on the floor."
+    return {"question": q, "choices": choices, "answer": choices.index(correct), "rationale": why}
 
 
 def describe3d(objs: list[Obj3D]) -> str:
