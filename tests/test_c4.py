@@ -98,7 +98,7 @@ def test_responses_parse_back(task: str) -> None:
         elif task in ("vqa_answer", "vqa3d_answer"):
             # the query is the first pass's query + its answer + the official second-pass suffix
             assert first.endswith(" ###\nANSWER:") and "Options: (A) " in first
-            assert text == f"({'BF'[task == 'vqa3d_answer']})"
+            assert text == ann["choices"][ann["answer"]]
         elif task == "caption":
             assert text in ann["captions"]
         elif task == "facial":
@@ -197,11 +197,11 @@ def test_official_parsers_read_every_response() -> None:
 
 @pytest.mark.parametrize("dataset", ["SQAimage", "ScanQA_multiplechoice"])
 def test_vqa_two_pass_training_layout_scores_as_official(dataset: str) -> None:
-    """The first-pass reply (rationale, then the letter) and the second-pass sample, put through the eval
-    runner's own two-pass prompt code, give the exact second prompt and a stored answer the official
-    matcher scores correct."""
+    """The first-pass reply (a rationale naming the option) and the second-pass sample, put through the
+    eval runner's own two-pass prompt code, give the exact second prompt and a stored answer the official
+    matcher scores by its text step: right for the gold option, wrong for any other."""
     from lamm.bench.eval.prompts import assemble, second_prompts
-    from lamm.bench.parse import match_option
+    from lamm.bench.parse import Parsed, match_option
     from lamm.formats.benchmark import BenchRecord
     from lamm.protocol.datasets import find_dataset
 
@@ -210,13 +210,18 @@ def test_vqa_two_pass_training_layout_scores_as_official(dataset: str) -> None:
            "rationale": "The cone is green."}  # fmt: skip
     first_task, second_task = ("vqa3d", "vqa3d_answer") if is3d else ("vqa", "vqa_answer")
     reply = c4_conversation(first_task, ann, np.random.default_rng(0))[1]["value"]
-    assert reply == "The cone is green. So the answer is (C)."
+    assert reply == "The cone is green."
     second = c4_conversation(second_task, ann, np.random.default_rng(0), placeholder=False)
     spec = find_dataset(dataset)
     record = BenchRecord(0, "0", "x.png", vqa_query(ann["question"], ann["choices"]), {})
     assert second[0]["value"] == second_prompts(spec, record, [reply])[0].query
     stored = assemble(spec, [reply], [second[1]["value"]])
-    assert stored == "The cone is green. So the answer is (C).\n The answer is (C)"
+    assert stored == "The cone is green.\n The answer is green"
     letters = "ABCDEF" if is3d else "ABCDE"
-    assert match_option(stored, 2, ann["choices"], letters).value is True
+    assert match_option(stored, 2, ann["choices"], letters) == Parsed(True, "text", False)
     assert match_option(stored, 1, ann["choices"], letters).value is False
+    # without a rationale the reply keeps the letter, and the stored answer still names one option
+    plain = {k: v for k, v in ann.items() if k != "rationale"}
+    reply = c4_conversation(first_task, plain, np.random.default_rng(0))[1]["value"]
+    second = c4_conversation(second_task, plain, np.random.default_rng(0), placeholder=False)[1]["value"]
+    assert match_option(assemble(spec, [reply], [second]), 2, ann["choices"], letters).value is True

@@ -320,12 +320,14 @@ def _keypoints(ann: dict, rng: Any) -> list[Turn]:
 
 
 def _vqa_reply(ann: dict, rng: Any) -> str:
-    """First-pass VQA answer: the rationale (when given) then the letter, so the letter follows from text
-    the model has just written; without a rationale, the letter with or without its option text."""
+    """First-pass VQA answer. With a ``rationale`` (a sentence that ends with the answer's option text,
+    e.g. "The cone is green."), that sentence: the official matcher scores it by its text step (the gold
+    option and no other named), and the model need not map the answer to a letter. Without one, the
+    letter, with or without the option text."""
     choices, ans = list(ann["choices"]), int(ann["answer"])
-    letter = LETTERS[ans]
     if ann.get("rationale"):
-        return f"{ann['rationale']} So the answer is ({letter})."
+        return str(ann["rationale"])
+    letter = LETTERS[ans]
     return _pick(rng, [f"The answer is ({letter}) {choices[ans]}.", f"The answer is ({letter})."])
 
 
@@ -336,7 +338,8 @@ def _vqa(ann: dict, rng: Any) -> list[Turn]:
         [
             vqa_query(q, choices),
             vqa_query(q, choices),
-            f"{q}\nOptions: {options_text(choices)}\nAnswer with the option's letter.",
+            f"{q}\nOptions: {options_text(choices)}\n"
+            + ("" if ann.get("rationale") else "Answer with the option's letter."),
         ],
     )
     return [_h(query), _g(_vqa_reply(ann, rng))]
@@ -344,11 +347,12 @@ def _vqa(ann: dict, rng: Any) -> list[Turn]:
 
 def _vqa_answer(ann: dict, rng: Any) -> list[Turn]:
     """The official second VQA pass as a training sample: ``query + first answer + " ###\\nANSWER:"`` ->
-    ``(B)`` (stored by the evaluator as ``first + "\\n The answer is (B)"``). Without it a model meets
-    this layout for the first time at evaluation and its second answer can overrule a right first one."""
+    the option text, which the evaluator stores as ``first + "\\n The answer is green"``. Without such
+    samples a model meets this layout for the first time at evaluation, and a second answer that differs
+    from the first makes the whole answer wrong."""
     choices, q = list(ann["choices"]), ann["question"]
     query = vqa_query(q, choices) + _vqa_reply(ann, rng) + SECOND_PASS_SUFFIX
-    return [_h(query), _g(f"({LETTERS[int(ann['answer'])]})")]
+    return [_h(query), _g(str(choices[int(ann["answer"])]))]
 
 
 def _caption(ann: dict, rng: Any) -> list[Turn]:

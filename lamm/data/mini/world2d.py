@@ -310,7 +310,7 @@ def description(info: dict, rng: np.random.Generator) -> str:
 
 def sqa_question(info: dict, rng: np.random.Generator) -> dict:
     """A ScienceQA-like multiple-choice question about a 1-3 shape scene: ``{question, choices, answer,
-    rationale}`` (the rationale states the answer in words; training answers reason before the letter)."""
+    rationale}`` (a sentence ending with the answer's option text: what LAMM-Mini training answers say)."""
     shapes = info["shapes"]
     kind = str(rng.choice(["shape", "color", "count", "background"], p=[0.35, 0.35, 0.15, 0.15]))
     k = int(rng.integers(2, 6))  # number of options (A-B .. A-E)
@@ -321,7 +321,7 @@ def sqa_question(info: dict, rng: np.random.Generator) -> dict:
             "Which shape is in the image?" if len(shapes) == 1 else "Which of these shapes is in the image?"
         )
         correct, pool = s.label, others
-        why = f"There is {article(s.label)} {s.label} in the image."
+        why = f"The image shows {article(s.label)} {s.label}."
     elif kind == "color":
         s = shapes[int(rng.integers(len(shapes)))]
         question, correct = f"What color is the {s.label}?", s.color
@@ -330,7 +330,7 @@ def sqa_question(info: dict, rng: np.random.Generator) -> dict:
     elif kind == "count":
         question, correct = "How many shapes are in the image?", str(len(shapes))
         pool = [str(i) for i in range(1, 6) if i != len(shapes)]
-        why = "There is 1 shape." if len(shapes) == 1 else f"There are {len(shapes)} shapes."
+        why = f"The number of shapes is {len(shapes)}."
     else:
         question, correct = "What color is the background?", info["background"]
         pool = [b for b in R.BACKGROUNDS if b != correct]
@@ -350,14 +350,14 @@ def ai2d_question(info: dict, rng: np.random.Generator) -> dict:
     shapes = info["shapes"]
     size = info["size"]
     asks = [
-        ("Which shape is the largest?", max(shapes, key=lambda s: s.r), "is the largest shape"),
-        ("Which shape is the smallest?", min(shapes, key=lambda s: s.r), "is the smallest shape"),
+        ("Which shape is the largest?", max(shapes, key=lambda s: s.r), "The largest shape is"),
+        ("Which shape is the smallest?", min(shapes, key=lambda s: s.r), "The smallest shape is"),
     ]
     for q, key, pick, says in (
-        ("Which shape is furthest to the left?", lambda s: s.cx, min, "is furthest to the left"),
-        ("Which shape is furthest to the right?", lambda s: s.cx, max, "is furthest to the right"),
-        ("Which shape is at the top?", lambda s: s.cy, min, "is at the top"),
-        ("Which shape is at the bottom?", lambda s: s.cy, max, "is at the bottom"),
+        ("Which shape is furthest to the left?", lambda s: s.cx, min, "The shape furthest to the left is"),
+        ("Which shape is furthest to the right?", lambda s: s.cx, max, "The shape furthest to the right is"),
+        ("Which shape is at the top?", lambda s: s.cy, min, "The shape at the top is"),
+        ("Which shape is at the bottom?", lambda s: s.cy, max, "The shape at the bottom is"),
     ):
         vals = sorted(key(s) for s in shapes)
         margin = vals[1] - vals[0] if pick is min else vals[-1] - vals[-2]
@@ -371,7 +371,7 @@ def ai2d_question(info: dict, rng: np.random.Generator) -> dict:
     choices = [choices[i] for i in rng.permutation(len(choices))]
     return {
         "question": question, "choices": choices, "answer": choices.index(target.label),
-        "rationale": f"The {target.label} {says}.",
+        "rationale": f"{says} the {target.label}.",
     }  # fmt: skip
 
 
