@@ -203,6 +203,16 @@ def test_clip_preprocessor_matches_hf_and_names_bad_files(tmp_path):
     )
     assert g(x[None]).shape == (1, 1, 8)
     assert enc(x[None]).shape == (1, 16, 32)
+    # pool 2: each token is the mean of a 2 x 2 block of the 4 x 4 patch grid (row-major)
+    cfg = {"type": "clip", "config": dict(enc.model.config.to_dict())}
+    pooled = build_encoder({**cfg, "pool": 2})
+    pooled.model.load_state_dict(enc.model.state_dict())
+    full = enc(x[None])[0].reshape(4, 4, 32)
+    want = torch.stack([full[r : r + 2, c : c + 2].mean((0, 1)) for r in (0, 2) for c in (0, 2)])
+    assert pooled.num_tokens == 4
+    torch.testing.assert_close(pooled(x[None])[0], want)
+    with pytest.raises(ValueError, match="pool must divide the 4 x 4 patch grid"):
+        build_encoder({**cfg, "pool": 3})
 
 
 def test_point_cloud_model_through_the_registry():

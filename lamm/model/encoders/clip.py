@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from transformers import CLIPVisionConfig, CLIPVisionModel, CLIPVisionModelWithProjection
 
@@ -70,6 +71,7 @@ class ClipEncoder(MediaEncoder):
         *,
         feature: str = "local",
         num_tokens: int | None = None,
+        pool: int = 1,
         trainable: bool = False,
         mean: tuple[float, ...] = CLIP_MEAN,
         std: tuple[float, ...] = CLIP_STD,
@@ -78,6 +80,7 @@ class ClipEncoder(MediaEncoder):
         cfg = model.config
         self.model = model
         self.feature = feature
+        self.pool = pool
         self.image_size = cfg.image_size
         self.mean, self.std = tuple(mean), tuple(std)
         if feature == "global":
@@ -85,11 +88,16 @@ class ClipEncoder(MediaEncoder):
                 raise ValueError(f"CLIP 'global' feature gives 1 token, not {num_tokens}")
             self.num_tokens, self.hidden_size = 1, cfg.projection_dim
         elif feature == "local":
-            patches = (cfg.image_size // cfg.patch_size) ** 2
+            grid = cfg.image_size // cfg.patch_size
+            if pool < 1 or grid % pool:
+                raise ValueError(f"CLIP 'local' pool must divide the {grid} x {grid} patch grid, got {pool}")
+            patches = (grid // pool) ** 2
             if num_tokens is None:
                 num_tokens = patches
             if not 0 < num_tokens <= patches:
-                raise ValueError(f"CLIP 'local' feature has {patches} patch tokens; asked for {num_tokens}")
+                raise ValueError(
+                    f"CLIP 'local' feature has {patches} patch tokens (pool {pool}); asked for {num_tokens}"
+                )
             self.num_tokens, self.hidden_size = num_tokens, cfg.hidden_size
         else:
             raise ValueError(f"CLIP feature must be 'local' or 'global', not {feature!r}")
@@ -113,8 +121,13 @@ class ClipEncoder(MediaEncoder):
         with torch.set_grad_enabled(self.trainable and torch.is_grad_enabled()):
             if self.feature == "global":
                 return self.model(pixel_values=media).image_embeds.unsqueeze(1)
-            hidden = self.model(pixel_values=media).last_hidden_state
-            return hidden[:, 1 : 1 + self.num_tokens]
+            hidden = self.model(pixel_values=media).last_hidden_state[:, 1:]
+            if self.pool > 1:  # average pool x pool patches: fewer media tokens for the LLM, same mean
+                b, n, c = hidden.shape
+                g = int(round(n**0.5))
+                grid = hidden.transpose(1, 2).reshape(b, c, g, g)
+                hidden = F.avg_pool2d(grid, self.pool).flatten(2).transpose(1, 2)
+            return hidden[:, : self.num_tokens]
 
 
 def _norm_stats(path: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -129,7 +142,9 @@ def _norm_stats(path: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
 @register_encoder("clip")
 def build_clip(cfg: dict[str, Any]) -> ClipEncoder:
     """cfg: ``path`` (local folder or hub id) or ``config`` (a CLIPVisionConfig dict, random weights),
-    ``feature`` ("local"|"global"), ``num_tokens``, ``trainable``, ``revision``, ``dtype``."""
+    ``feature`` ("local"|"global"), ``num_tokens``, ``pool`` (local only: average ``pool`` x ``pool``
+    patches into one token, e.g. 2 turns a 16 x 16 grid into 64 tokens), ``trainable``, ``revision``,
+    ``dtype``."""
     feature = cfg.get("feature", "local")
     cls = CLIPVisionModelWithProjection if feature == "global" else CLIPVisionModel
     dtype = cfg.get("dtype")
@@ -149,6 +164,7 @@ def build_clip(cfg: dict[str, Any]) -> ClipEncoder:
         model,
         feature=feature,
         num_tokens=cfg.get("num_tokens"),
+        pool=int(cfg.get("pool", 1)),
         trainable=bool(cfg.get("trainable", False)),
         mean=mean,
         std=std,
