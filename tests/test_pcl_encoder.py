@@ -382,8 +382,17 @@ def test_pretrain_targets_and_saved_encoder_loads(tmp_path):
     cfg = {k: v for k, v in TINY.items() if k != "type"}
     summary = pretrain(root / "meta_file" / "x.json", cfg, tmp_path / "enc", steps=3, batch_size=2, log=False)
     assert summary["clouds"] == 2 and summary["classes"] == classes
+    assert 0 <= summary["fit"]["object_token_acc"] <= summary["fit"]["token_acc"] + 1  # both reported
     enc = build_encoder({**TINY, "path": str(tmp_path / "enc"), "strict_weights": True})
     assert enc.load_report.ok and enc.load_report.fmt == "lamm"
+
+    # a training config given by path (pcl_pretrain --preset some.yaml) instead of a preset name
+    from lamm.model.encoders.pcl_pretrain import pretrain_for_preset
+
+    conf = tmp_path / "mine.yaml"
+    conf.write_text(json.dumps({"model": {"encoder": {**TINY, "path": "{encoder}", "cache_outputs": 4}}}))
+    out = pretrain_for_preset(str(conf), tmp_path, tmp_path / "enc2", steps=2)
+    assert build_encoder({**TINY, "path": str(out), "strict_weights": True}).load_report.ok
 
 
 def test_layer_norm_groups_do_not_depend_on_batch_neighbours():
@@ -397,3 +406,31 @@ def test_layer_norm_groups_do_not_depend_on_batch_neighbours():
         assert torch.allclose(alone, mixed, atol=1e-5) is same, norm
     with pytest.raises(ValueError, match="group_norm"):
         build_encoder({**TINY, "group_norm": "group"})
+
+
+def test_group_xyz_scale_divides_the_offsets_only():
+    torch.manual_seed(0)
+    x = torch.rand(1, 256, 6)
+    cfg = {**TINY, "use_color": True}
+    plain = build_encoder(cfg).eval()
+    scaled = build_encoder({**cfg, "group_xyz_scale": 0.25}).eval()  # same seed: same weights
+    centres, groups = group_points(x, 16, 8)
+    want = plain.reduce_dim(plain.encoder(torch.cat([groups[..., :3] * 4, groups[..., 3:]], -1)))
+    got_centres, feats = scaled.tokenize(x)
+    assert torch.equal(got_centres, centres) and torch.allclose(feats, want, atol=1e-5)
+    assert not torch.allclose(plain.tokenize(x)[1], want, atol=1e-3)
+
+
+def test_cached_outputs_equal_fresh_ones():
+    """cache_outputs memoises a frozen encoder's tokens per cloud; a trainable encoder never uses it."""
+    torch.manual_seed(0)
+    x = torch.rand(3, 256, 3)
+    want = build_encoder(TINY).eval()(x)
+    cached = build_encoder({**TINY, "cache_outputs": 2}).eval()
+    assert torch.allclose(cached(x), want, atol=1e-6) and len(cached._cache) == 2  # full: the third not kept
+    first = next(iter(cached._cache.values()))
+    assert torch.allclose(cached(x[[2, 0]]), want[[2, 0]], atol=1e-6)
+    assert torch.equal(cached(x[:1])[0], first)  # served from the cache
+    trainable = build_encoder({**TINY, "cache_outputs": 8, "trainable": True})
+    trainable(x)
+    assert not hasattr(trainable, "_cache")

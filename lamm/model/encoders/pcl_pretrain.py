@@ -145,6 +145,18 @@ def pretrain(
         acc = 0.9 * acc + 0.1 * (logits.argmax(-1) == y[:, : logits.shape[1]]).float().mean().item()
         if log and (step % 50 == 0 or step == steps - 1):
             print(f"[pcl-pretrain] step {step} loss {loss.item():.3f} token acc (ema) {acc:.3f}", flush=True)
+    enc.eval()  # fit on (a stride of) the training clouds in eval mode, BatchNorm running statistics
+    with torch.no_grad():
+        sub = torch.arange(len(keys))[:: max(1, len(keys) // 128)]
+        t = enc.num_tokens
+        right = head(enc(clouds[sub])).argmax(-1) == all_y[sub, :t]
+        on_obj = all_y[sub, :t] != classes.index(FLOOR)
+        fit = {
+            "token_acc": right.float().mean().item(),
+            "object_token_acc": right[on_obj].float().mean().item(),
+        }
+    if log:
+        print(f"[pcl-pretrain] fit on training clouds: {json.dumps(fit)}", flush=True)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     from safetensors.torch import save_file
@@ -155,6 +167,7 @@ def pretrain(
         "classes": classes,
         "steps": steps,
         "token_acc_ema": acc,
+        "fit": fit,
         "seconds": round(time.time() - t0, 1),
         "encoder": {k: v for k, v in encoder_cfg.items() if k != "type"},
     }
@@ -166,14 +179,17 @@ def pretrain_for_preset(
     preset: str, data_dir: str | Path, out_dir: str | Path, *, steps: int = 200, seed: int = 0
 ) -> Path:
     """Pre-train ``preset``'s ``model.encoder`` on ``data_dir``'s 3D instruction file into ``out_dir``
-    (reused when ``out_dir`` already holds the encoder); returns ``out_dir`` for ``model.encoder.path``."""
+    (reused when ``out_dir`` already holds the encoder); returns ``out_dir`` for ``model.encoder.path``.
+    ``preset`` is a shipped preset's name or the path of a training config (``.yaml``)."""
     from lamm.train.config import preset_path
 
     out = Path(out_dir)
     if (out / "encoder.safetensors").is_file():
         return out
-    enc_cfg = yaml.safe_load(preset_path(preset).read_text("utf-8"))["model"]["encoder"]
-    enc_cfg = {k: v for k, v in enc_cfg.items() if k not in ("path", "weights_format", "trainable")}
+    cfg_path = Path(preset) if str(preset).endswith((".yaml", ".yml")) else preset_path(preset)
+    enc_cfg = yaml.safe_load(cfg_path.read_text("utf-8"))["model"]["encoder"]
+    drop = ("path", "weights_format", "trainable", "cache_outputs")
+    enc_cfg = {k: v for k, v in enc_cfg.items() if k not in drop}
     files = sorted((Path(data_dir) / "3D_Instruct" / "meta_file").glob("*.json"))
     if len(files) != 1:
         raise FileNotFoundError(
@@ -189,7 +205,11 @@ def main() -> None:
         "--data", type=Path, required=True, help="LAMM-Mini folder (uses 3D_Instruct/meta_file/*.json)"
     )
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--preset", default="tiny-3d", help="training preset whose model.encoder is pre-trained")
+    ap.add_argument(
+        "--preset",
+        default="tiny-3d",
+        help="training preset (name or .yaml path) whose model.encoder is pre-trained",
+    )
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -89,6 +90,7 @@ class PointCloudEncoderConfig:
     fps_seed: int | None = None  # None: FPS starts at index 0 (as pointnet2); int: seeded start
     tokenizer: str = "pointbert"  # "pointbert" | "sa"
     pointnet_dims: list[int] = field(default_factory=lambda: [128, 256])
+    group_xyz_scale: float | None = None  # pointbert tokenizer: group-relative xyz divided by this (metres)
     group_norm: str = "batch"  # mini-PointNet norm: "batch" (Point-BERT) | "layer" (per point; for training)
     group_dim: int | None = None  # mini-PointNet output; None -> hidden_size
     # transformer
@@ -111,6 +113,7 @@ class PointCloudEncoderConfig:
     weights_format: str = "auto"  # "auto" | "lamm" | "pointbert" | "ulip" | "epcl"
     strict_weights: bool = False
     trainable: bool = False
+    cache_outputs: int = 0  # frozen encoder: memoise the output tokens of up to this many clouds
     seed: int = 0  # initialisation seed
 
     def __post_init__(self) -> None:
@@ -377,10 +380,39 @@ class PointCloudEncoder(MediaEncoder):
             )
         dtype = self.pos_embed[0].weight.dtype
         centres, groups = centres.to(dtype), groups.to(dtype)
+        if c.tokenizer == "pointbert" and c.group_xyz_scale:  # cm offsets next to colours of ~1
+            groups = torch.cat([groups[..., :3] / c.group_xyz_scale, groups[..., 3:]], dim=-1)
         feats = self.encoder(groups) if c.tokenizer == "pointbert" else self.sa(groups)
         return centres, self.reduce_dim(feats)
 
     def forward(self, media: torch.Tensor) -> torch.Tensor:
+        """``[B, N, C]`` -> ``[B, num_tokens, hidden_size]``."""
+        if self.cfg.cache_outputs and not self.trainable:
+            return self._cached_forward(media)
+        return self._forward(media)
+
+    def _cached_forward(self, media: torch.Tensor) -> torch.Tensor:
+        """A frozen encoder's tokens depend on its own cloud only (eval mode, per-cloud grouping), so they are
+        memoised by a hash of the cloud's bytes: a small training set read for several epochs runs every
+        cloud through the encoder once instead of every step. Once ``cache_outputs`` clouds are held, new
+        ones are computed but not stored."""
+        if not hasattr(self, "_cache"):
+            self._cache: dict[bytes, torch.Tensor] = {}
+        keys = [
+            hashlib.blake2b(m.detach().cpu().contiguous().numpy().tobytes(), digest_size=16).digest()
+            for m in media
+        ]
+        miss = [i for i, k in enumerate(keys) if k not in self._cache]
+        fresh: dict[int, torch.Tensor] = {}
+        if miss:
+            with torch.no_grad():
+                fresh = dict(zip(miss, self._forward(media[miss])))
+            for i in miss:
+                if len(self._cache) < self.cfg.cache_outputs:
+                    self._cache[keys[i]] = fresh[i]
+        return torch.stack([fresh[i] if i in fresh else self._cache[k] for i, k in enumerate(keys)])
+
+    def _forward(self, media: torch.Tensor) -> torch.Tensor:
         if media.dim() != 3 or media.shape[-1] != self.in_channels:
             raise ValueError(
                 f"point-cloud encoder expects [B, N, {self.in_channels}] (xyz"
