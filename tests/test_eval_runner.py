@@ -127,6 +127,16 @@ def test_rerun_skips_answered_records(tmp_path):
     assert _texts(run) == _texts(full)
     with pytest.raises(ValueError, match="holds answers of model"):
         evaluate(EvalConfig("answers:elsewhere", bench, select_datasets(bench, "CIFAR10"), run))
+    # a resume with other decoding options would mix answers of two settings
+    opts = _cfg(bench, tmp_path / "opts", names="CIFAR10", adapter_options={"max_new_tokens": 8})
+    evaluate(opts, EchoAdapter())
+    opts.adapter_options = {"max_new_tokens": 8, "device": "cpu"}  # device does not change answers
+    evaluate(opts, EchoAdapter())
+    opts.adapter_options = {"max_new_tokens": 16}
+    with pytest.raises(
+        ValueError, match=r"decoded with \{'max_new_tokens': 8\}, not \{'max_new_tokens': 16\}"
+    ):
+        evaluate(opts, EchoAdapter())
 
 
 def test_bad_records_raise_or_are_skipped_and_listed(tmp_path):

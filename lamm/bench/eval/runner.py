@@ -275,9 +275,15 @@ def provenance(cfg: EvalConfig, adapter: Adapter, world: int, started: str) -> d
     }
 
 
+# Adapter options that change the answers: a resumed run must use the same ones (device, concurrency and
+# timeouts only change how fast they come).
+ANSWER_OPTIONS = ("max_new_tokens", "do_sample", "temperature", "top_p", "top_k")
+
+
 def _check_run_dir(cfg: EvalConfig) -> None:
-    """Refuse to mix two models' answers in one run folder."""
+    """Refuse to mix two models' answers, or answers decoded differently, in one run folder."""
     info = cfg.out / RUN_INFO
+    options = {k: cfg.adapter_options[k] for k in ANSWER_OPTIONS if k in cfg.adapter_options}
     if info.is_file():
         prev = json.loads(info.read_text("utf-8"))
         if prev.get("model") != cfg.model:
@@ -285,9 +291,17 @@ def _check_run_dir(cfg: EvalConfig) -> None:
                 f"{cfg.out} holds answers of model {prev.get('model')!r}, not {cfg.model!r}; "
                 "choose another --out"
             )
+        before = prev.get("answer_options")
+        if before is not None and before != options:
+            raise ValueError(
+                f"{cfg.out} holds answers decoded with {before}, not {options}; rerun with the same "
+                "options or choose another --out"
+            )
     else:
         cfg.out.mkdir(parents=True, exist_ok=True)
-        info.write_text(json.dumps({"model": cfg.model, "created": _now()}, indent=2), "utf-8")
+        info.write_text(
+            json.dumps({"model": cfg.model, "answer_options": options, "created": _now()}, indent=2), "utf-8"
+        )
 
 
 def _seed(seed: int) -> None:
