@@ -280,3 +280,22 @@ def test_truncation_caught_even_if_pil_told_to_load_truncated(tmp_path):
         assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # restored afterwards
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = old
+
+
+def test_chef_era_scienceqa_file_name_is_the_sqaimage_dataset(tmp_path):
+    """ChEF reads ScienceQA from VQA_ScienceQA.json: validation, dataset selection and loading accept it."""
+    from lamm.bench.eval.runner import select_datasets
+    from lamm.formats.benchmark import load_benchmark, spec_for_file
+
+    b2 = tmp_path / "2D_Benchmark"
+    _png(b2 / "sqaimage_images" / "0.png")
+    rec = {"id": "s0", "image": "sqaimage_images/0.png", "query": "Which? \nOptions: (A) a (B) b\n",
+           "gt_choice": 1, "gt_choices": ["a", "b"]}  # fmt: skip
+    path = _write(b2 / "meta_file" / "VQA_ScienceQA.json", [rec])
+    assert spec_for_file(path).name == "SQAimage"
+    rep = validate_path(b2)
+    assert rep.ok and rep.summary()["datasets"] == {"SQAimage": 1}
+    [spec] = select_datasets(b2)
+    assert spec.name == "SQAimage" and [r.id for r in load_benchmark(b2, spec)] == ["s0"]
+    _write(b2 / "meta_file" / "VQA_SQAimage.json", [{**rec, "id": "official"}])  # the official name wins
+    assert [r.id for r in load_benchmark(b2, spec)] == ["official"]

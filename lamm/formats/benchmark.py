@@ -142,7 +142,14 @@ def check_bench_record(path: str | Path, spec: DatasetSpec, index: int, rec: dic
 
 
 def meta_path(benchmark_dir: str | Path, spec: DatasetSpec) -> Path:
-    return Path(benchmark_dir) / "meta_file" / spec.meta_file
+    """``<dir>/meta_file/<Task>_<Dataset>.json``, or a later release's name for it when only that exists."""
+    folder = Path(benchmark_dir) / "meta_file"
+    path = folder / spec.meta_file
+    if not path.is_file():
+        for alt in spec.alt_meta_files:
+            if (folder / alt).is_file():
+                return folder / alt
+    return path
 
 
 def spec_for_file(path: str | Path) -> DatasetSpec | None:
@@ -150,7 +157,7 @@ def spec_for_file(path: str | Path) -> DatasetSpec | None:
     p = Path(path)
     name = p.stem + ".json" if p.suffix in (".json", ".jsonl") else p.name
     for spec in DATASETS:
-        if spec.meta_file == name:
+        if name == spec.meta_file or name in spec.alt_meta_files:
             return spec
     return None
 

@@ -6,7 +6,7 @@ One row per (dataset, mode). Meta-file and answer-file names follow the official
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lamm.protocol.prompts import prompt
 
@@ -25,6 +25,8 @@ class DatasetSpec:
     gt_fields: tuple[str, ...]  # ground-truth fields every record must carry
     # groups of alternative ground-truth fields: a record carries exactly one field of each group
     gt_one_of: tuple[tuple[str, ...], ...] = ()
+    # other names the same meta file has in later releases (ChEF reads ScienceQA from VQA_ScienceQA.json)
+    alt_meta_files: tuple[str, ...] = ()
 
     @property
     def meta_file(self) -> str:
@@ -55,7 +57,9 @@ def _d2(name: str, task: str, sys_key: str, *gt: str, mode: str = "common") -> D
 DATASETS: tuple[DatasetSpec, ...] = (
     _d2("CIFAR10", "Classification", "CLASSIFICATION_SYS", "label"),
     _d2("VOC2012", "Detection", "DETECTION_SYS", "object"),
-    _d2("SQAimage", "VQA", "VQA_SYS", "gt_choice", "gt_choices"),
+    replace(
+        _d2("SQAimage", "VQA", "VQA_SYS", "gt_choice", "gt_choices"), alt_meta_files=("VQA_ScienceQA.json",)
+    ),
     _d2("AI2D", "VQA", "VQA_SYS", "gt_choice", "gt_choices"),
     _d2("flickr30k", "Caption", "CAPTION_SYS", "sentences"),
     _d2("UCMerced", "Fine-grained_Classification", "FG_CLASSIFICATION_SYS", "label"),
