@@ -163,13 +163,15 @@ def test_faults_interrupt_resume_identical(data):
         cmd = [sys.executable, "-m", "lamm.cli", "data", "build", str(recipe), "--out", str(data / "part"),
                "--cache-dir", str(data / "cache_part"), "--no-progress"]  # fmt: skip
         proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
-        lines = data / "part" / "samples.jsonl"
+        lines, rejected = data / "part" / "samples.jsonl", data / "part" / "rejects.jsonl"
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            n = len(lines.read_text().splitlines()) if lines.exists() else 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            # progress = jobs finished either way (a faulty reply can end as a reported reject)
+            n = sum(len(f.read_text().splitlines()) for f in (lines, rejected) if f.exists())
             if n >= N_C4 + 2:
                 break
-            time.sleep(0.05)
+            time.sleep(0.02)
+        assert proc.poll() is None, "the build finished before it could be interrupted"
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, err

@@ -178,3 +178,11 @@ def test_recipe_validation(root, tmp_path):
     bad.write_text("sources:\n  - {type: coco, produce: {C1: -2}}\n")
     with pytest.raises(FormatError, match="count must be"):
         load_recipe(bad)
+
+
+def test_vqa_annotations_feed_both_inference_passes() -> None:
+    q = {"question": "What color is the cone?", "choices": ["red", "green"], "answer": 1}
+    ann = {"vqa": [q, {"question": "no options", "choices": []}]}
+    for task, dim in (("vqa", "2d"), ("vqa_answer", "2d"), ("vqa3d", "3d"), ("vqa3d_answer", "3d")):
+        assert task_ann(task, ann, dim, random.Random(0)) == q
+    assert task_ann("vqa_answer", ann, "3d", random.Random(0)) is None  # a 2D task on a 3D item

@@ -39,7 +39,7 @@ def task_ann(task: str, ann: dict[str, Any], dim: str, rng: Any) -> dict[str, An
         return {"words": ann["words"]} if ann.get("words") else None
     if task == "keypoints":
         return {"joints": ann["joints"]} if ann.get("joints") else None
-    if task in ("vqa", "vqa3d"):
+    if task in ("vqa", "vqa3d", "vqa_answer", "vqa3d_answer"):  # *_answer: the second inference pass
         qs = [q for q in ann.get("vqa") or [] if q.get("choices")]
         return dict(qs[rng.randrange(len(qs))]) if qs else None
     if task == "caption":
