@@ -1,7 +1,7 @@
 """Packed vs padded training batches: real-token fraction and real tokens/s, same model, data and samples.
 
     lamm data mini --out LAMM-Mini
-    python bench/train_throughput.py --data LAMM-Mini [--steps 12] [--repeats 2] [--out runs/bench-tp]
+    python bench/train_throughput.py --data LAMM-Mini [--steps 12] [--repeats 2] [--mix preset|all] [--out runs/bench-tp]
 
 Both modes run the ``tiny`` preset (random tiny CLIP + LLaMA, built once) on the same LAMM-Mini samples
 in the same order (length grouping off, so the padded batches are what a plain shuffled loader gives);
@@ -30,8 +30,13 @@ def run_mode(args, packing: bool, out: Path) -> dict:
         overrides=[f"data.packing={str(packing).lower()}", "data.group_by_length=false",
                    f"data.pack_length={args.pack_length}", f"train.global_batch_size={args.batch}",
                    f"train.micro_batch_size={args.batch}", "train.tensorboard=false",
-                   f"train.num_threads={args.threads}"],
+                   f"train.num_threads={args.threads}",
+                   "tiny.encoder_pretrain_steps=0"],  # speed does not depend on the tower's weights
     )  # fmt: skip
+    if args.mix == "all":  # every C4 task: the length spread of a general model (boxes, keypoints, ...)
+        ns.overrides.append(
+            "data.files=" + json.dumps([{"path": "{data}/2D_Instruct/meta_file/vision_task_dialogue_*.json"}])
+        )
     cfg = build_config(ns)
     base = Path(args.out) / "base"
     if base.is_dir() and not (out / "base").exists():
@@ -59,6 +64,10 @@ def main() -> None:
         "--pack-length", type=int, default=256, help="packed row capacity (tokens; the tiny preset's)"
     )
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the tiny preset's 1 by default)")
+    ap.add_argument(
+        "--mix", choices=("preset", "all"), default="preset",
+        help="preset: the tiny preset's short-answer tasks; all: every C4 vision-task sample",
+    )  # fmt: skip
     args = ap.parse_args()
     out = Path(args.out)
     if not (out / "base").is_dir():  # build the tiny base once (tokenizer trained on the data's text)
