@@ -127,6 +127,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from lamm.bench.eval.adapters.baseline import DATASETS as BASELINE_DATASETS
     from lamm.bench.report import leaderboard_text, write_report
+    from lamm.protocol.datasets import find_dataset
 
     out = Path(args.out)
     with_3d = not args.no_3d
@@ -159,8 +160,10 @@ def run(args: argparse.Namespace) -> int:
             f"lamm:{ckpt}", bench2d, out / "eval" / "tiny", max_new_tokens=args.max_new_tokens
         )
     }
-    base_sets = ",".join(s for s in BASELINE_DATASETS if s != "ScanQA_multiplechoice")
-    baselines = {"trivial": evaluate_model("baseline:trivial", bench2d, out / "eval" / "trivial", datasets=base_sets, mode="common")}  # fmt: skip
+    base_sets = {
+        dim: ",".join(s for s in BASELINE_DATASETS if find_dataset(s).dim == dim) for dim in ("2d", "3d")
+    }
+    baselines = {"trivial": evaluate_model("baseline:trivial", bench2d, out / "eval" / "trivial", datasets=base_sets["2d"], mode="common")}  # fmt: skip
     n = 4
     if with_3d:
         step(4, "training the tiny-3d preset")
@@ -183,7 +186,10 @@ def run(args: argparse.Namespace) -> int:
             f"lamm:{ckpt3}", bench3d, out / "eval" / "tiny-3d", max_new_tokens=args.max_new_tokens
         )
         baselines["trivial-3d"] = evaluate_model(
-            "baseline:trivial", bench3d, out / "eval" / "trivial-3d", datasets="ScanQA_multiplechoice"
+            "baseline:trivial",
+            bench3d,
+            out / "eval" / "trivial-3d",
+            datasets=base_sets["3d"],
         )
         n = 6
     step(n, "report")
@@ -191,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
     report = write_report(dirs, out / "report.html")
     write_report(dirs, out / "report.md")
     print(leaderboard_text(dirs))
-    print("\ntiny model vs trivial baselines (majority label, random option, mean count):")
+    print("\ntiny model vs trivial baselines (majority label, random option, mean count, mean box):")
     print(baseline_comparison(list(runs.values()), list(baselines.values())))
     print(f"\nreport: {report}  (Markdown: {out / 'report.md'})")
     print(f"quickstart finished in {time.perf_counter() - t0:.0f}s")

@@ -7,7 +7,7 @@ import base64
 import json
 
 import pytest
-from eval_helpers import EchoAdapter, make_benchmark_2d, make_tiny_llava
+from eval_helpers import EchoAdapter, make_benchmark_2d, make_benchmark_3d, make_tiny_llava
 from servers.openai_stub import OpenAIStub, images_of, text_of
 
 from lamm.bench.eval.adapters import GenFailure, GenRequest, build_adapter
@@ -195,3 +195,18 @@ def test_trivial_baseline_majority_label_and_random_option(tmp_path):
     assert res["run"]["adapter"] == "baseline"
     with pytest.raises(ValueError, match="no answer for LSP"):
         evaluate(EvalConfig("baseline:trivial", bench, select_datasets(bench, "LSP"), tmp_path / "c"))
+
+
+def test_trivial_baseline_mean_box_for_grounding(tmp_path):
+    """ScanRefer: the mean of the file's boxes, as a 6-number answer the 3D scorer reads."""
+    bench = make_benchmark_3d(tmp_path / "3D", n=2)
+    boxes = [[0.0, 0.0, 0.5, 1.0, 1.0, 1.0], [1.0, 0.0, 0.5, 1.0, 1.0, 1.0]]
+    rows = [{"id": f"g{i}", "pcl": "./scannet_pcls/scene0000_00.npy", "query": "the chair", "object": b}
+            for i, b in enumerate(boxes)]  # fmt: skip
+    (bench / "meta_file" / "VG_ScanRefer.json").write_text(json.dumps(rows), "utf-8")
+    res = evaluate(EvalConfig("baseline:trivial", bench, select_datasets(bench, "ScanRefer"), tmp_path / "b"))
+    texts = [json.loads(line)["text"] for line in (tmp_path / "b" / "answers.jsonl").open()]
+    assert texts == ["[0.50, 0.00, 0.50, 1.00, 1.00, 1.00]"] * 2
+    # the mean box overlaps each gold box by half its width: IoU 1/3, a hit at 0.25, a miss at 0.5
+    assert res["datasets"]["ScanRefer"]["value"] == 0.0
+    assert res["datasets"]["ScanRefer"]["score"]["acc@0.25"] == pytest.approx(1.0)

@@ -1,8 +1,9 @@
 """``baseline:trivial[:SEED]``: the trivial answers a model must beat, scored like any model.
 
 Per dataset: the majority label (CIFAR10, UCMerced, CelebA(Hair), CelebA(Smile)), a random option
-(multiple choice: SQAimage, AI2D, ScanQA; seeded per record) and the mean count (FSC147). The majority
-and the mean are taken over the benchmark file itself, which flatters the baseline. Other datasets have
+(multiple choice: SQAimage, AI2D, ScanQA; seeded per record), the mean count (FSC147) and the mean box
+(ScanRefer grounding). The majority and the means are taken over the benchmark file itself, which
+flatters the baseline. Other datasets have
 no trivial answer: :data:`DATASETS` lists those it answers.
 """
 
@@ -14,13 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from lamm.bench.eval.adapters import Adapter, register_adapter
+from lamm.data.c4 import fmt_nums
 from lamm.formats.benchmark import BenchRecord, load_benchmark
 from lamm.protocol.datasets import DatasetSpec
 
 MAJORITY = {"CIFAR10": "label", "UCMerced": "label", "CelebA(Hair)": "attr", "CelebA(Smile)": "attr"}
 CHOICE = ("SQAimage", "AI2D", "ScanQA_multiplechoice")
 COUNT = ("FSC147",)
-DATASETS = (*MAJORITY, *CHOICE, *COUNT)
+MEAN_BOX = ("ScanRefer",)
+DATASETS = (*MAJORITY, *CHOICE, *COUNT, *MEAN_BOX)
 
 
 class TrivialBaseline(Adapter):
@@ -46,6 +49,10 @@ class TrivialBaseline(Adapter):
                 records = load_benchmark(benchmark_dir, spec)
                 mean = round(sum(int(r.raw["num"]) for r in records) / max(1, len(records)))
                 self._answer[spec.key] = f"There are {mean} objects."
+            elif spec.name in MEAN_BOX:
+                boxes = [[float(v) for v in r.raw["object"]] for r in load_benchmark(benchmark_dir, spec)]
+                mean_box = [sum(col) / max(1, len(boxes)) for col in zip(*boxes)]
+                self._answer[spec.key] = fmt_nums(mean_box)
 
     def replay(self, spec: DatasetSpec, record: BenchRecord) -> str:
         if spec.name in CHOICE and spec.mode == "common":
