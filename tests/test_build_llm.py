@@ -162,7 +162,12 @@ def test_faults_interrupt_resume_identical(data):
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         cmd = [sys.executable, "-m", "lamm.cli", "data", "build", str(recipe), "--out", str(data / "part"),
                "--cache-dir", str(data / "cache_part"), "--no-progress"]  # fmt: skip
-        proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+        # SIGINT back to default in the child: a shell that runs the suite in the background (e.g. `cmd &`)
+        # leaves it ignored, and Python then never raises KeyboardInterrupt
+        proc = subprocess.Popen(
+            cmd, env=env, stderr=subprocess.PIPE, text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )  # fmt: skip
         lines, rejected = data / "part" / "samples.jsonl", data / "part" / "rejects.jsonl"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
