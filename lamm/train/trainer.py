@@ -167,14 +167,9 @@ def model_config(cfg: Config, env: D.DistEnv):
             vocab_size=t.vocab_size, seed=t.seed,
         )  # fmt: skip
         if t.encoder_pretrain_steps:  # a random tower learns too slowly through the LLM alone
-            from lamm.model.encoders.clip_pretrain import pretrain
+            from lamm.model.encoders.clip_pretrain import pretrain_tiny_tower
 
-            dims = {
-                k: getattr(t, k)
-                for k in ("image_size", "patch_size", "vision_layers", "vision_hidden", "heads")
-            }
-            files = [(Path(f.path), f.task_types, f.root) for f in cfg.data.files]
-            pretrain(files, dims, base / "clip", steps=t.encoder_pretrain_steps, seed=t.seed)
+            pretrain_tiny_tower(cfg, base / "clip", steps=t.encoder_pretrain_steps, seed=t.seed)
         tmp = cfg_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(built.to_dict(), indent=1), "utf-8")
         os.replace(tmp, cfg_file)

@@ -153,6 +153,17 @@ def pretrain(
     return summary
 
 
+TOWER_KEYS = ("image_size", "patch_size", "vision_layers", "vision_hidden", "heads")
+
+
+def pretrain_tiny_tower(cfg: Any, out_dir: str | Path, *, steps: int, seed: int = 0) -> dict[str, Any]:
+    """Pre-train the tower of a training config's ``tiny`` section on its ``data.files`` (paths already
+    resolved; ``task_types`` filters and media roots honoured); the trainer's and the CLI's one way in."""
+    tiny = {k: getattr(cfg.tiny, k) for k in TOWER_KEYS}
+    files = [(Path(f.path), f.task_types, f.root) for f in cfg.data.files]
+    return pretrain(files, tiny, out_dir, steps=steps, seed=seed)
+
+
 def pretrain_for_preset(
     preset: str, data_dir: str | Path, out_dir: str | Path, *, steps: int = 600, seed: int = 0
 ) -> Path:
@@ -168,11 +179,8 @@ def pretrain_for_preset(
     cfg = load_config(preset_path(preset))
     if cfg.tiny is None:
         raise ValueError(f"preset {preset!r} has no tiny section: nothing to pre-train")
-    files = resolve_data_paths(cfg.data.files, str(data_dir))
-    tiny = {k: getattr(cfg.tiny, k) for k in ("image_size", "patch_size", "vision_layers", "vision_hidden", "heads")}  # fmt: skip
-    summary = pretrain(
-        [(Path(f.path), f.task_types, f.root) for f in files], tiny, out, steps=steps, seed=seed
-    )
+    cfg.data.files = resolve_data_paths(cfg.data.files, str(data_dir))
+    summary = pretrain_tiny_tower(cfg, out, steps=steps, seed=seed)
     print(json.dumps({k: v for k, v in summary.items() if k != "vocab"}))
     return out
 
