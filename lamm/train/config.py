@@ -45,7 +45,6 @@ class DataConfig:
     num_workers: int = 2  # DataLoader workers that decode and preprocess media
     on_error: str = "raise"  # "raise" | "skip" (bad media / malformed / empty samples)
     system_messages: bool = True  # per-task system message before the media (all released scripts)
-    system_messages: bool = True  # per-task system message in the prefix (all released scripts)
 
     def __post_init__(self) -> None:
         self.files = [

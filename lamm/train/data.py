@@ -315,9 +315,8 @@ def pack_rows(lengths: Sequence[int], capacity: int) -> list[list[int]]:
     fullest row) holds little padding.
     """
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-    for i in order[:1]:
-        if lengths[i] > capacity:
-            raise ValueError(f"sample of {lengths[i]} tokens does not fit a packed row of {capacity}")
+    if order and lengths[order[0]] > capacity:
+        raise ValueError(f"sample of {lengths[order[0]]} tokens does not fit a packed row of {capacity}")
     room: list[int] = []
     for i in order:  # first-fit decreasing: the number of rows
         r = next((r for r, free in enumerate(room) if lengths[i] <= free), None)

@@ -88,7 +88,7 @@ class ClipEncoder(MediaEncoder):
                 raise ValueError(f"CLIP 'global' feature gives 1 token, not {num_tokens}")
             self.num_tokens, self.hidden_size = 1, cfg.projection_dim
         elif feature == "local":
-            grid = cfg.image_size // cfg.patch_size
+            self.grid = grid = cfg.image_size // cfg.patch_size
             if pool < 1 or grid % pool:
                 raise ValueError(f"CLIP 'local' pool must divide the {grid} x {grid} patch grid, got {pool}")
             patches = (grid // pool) ** 2
@@ -123,9 +123,7 @@ class ClipEncoder(MediaEncoder):
                 return self.model(pixel_values=media).image_embeds.unsqueeze(1)
             hidden = self.model(pixel_values=media).last_hidden_state[:, 1:]
             if self.pool > 1:  # average pool x pool patches: fewer media tokens for the LLM, same mean
-                b, n, c = hidden.shape
-                g = int(round(n**0.5))
-                grid = hidden.transpose(1, 2).reshape(b, c, g, g)
+                grid = hidden.transpose(1, 2).reshape(len(hidden), -1, self.grid, self.grid)
                 hidden = F.avg_pool2d(grid, self.pool).flatten(2).transpose(1, 2)
             return hidden[:, : self.num_tokens]
 

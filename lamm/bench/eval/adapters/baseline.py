@@ -3,8 +3,7 @@
 Per dataset: the majority label (CIFAR10, UCMerced, CelebA(Hair), CelebA(Smile)), a random option
 (multiple choice: SQAimage, AI2D, ScanQA; seeded per record), the mean count (FSC147) and the mean box
 (ScanRefer grounding). The majority and the means are taken over the benchmark file itself, which
-flatters the baseline. Other datasets have
-no trivial answer: :data:`DATASETS` lists those it answers.
+flatters the baseline. Other datasets have no trivial answer: :data:`DATASETS` lists those it answers.
 """
 
 from __future__ import annotations
