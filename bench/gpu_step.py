@@ -154,6 +154,9 @@ def main() -> None:
         "--grad-ckpt", action="store_true", help="activation checkpointing (recompute not counted)"
     )
     ap.add_argument(
+        "--compile", action="store_true", help="torch.compile each decoder layer (fuses norms, rotary, SiLU)"
+    )
+    ap.add_argument(
         "--peak-tflops", type=float, help="device peak bf16 dense TFLOP/s (default: from the name)"
     )
     ap.add_argument("--json", help="also write the results to this file")
@@ -174,6 +177,8 @@ def main() -> None:
         raise SystemExit("the full-size bench needs a GPU; use --smoke on the CPU")
     model, attn = build(s, device, dtype, args.attn, args.grad_ckpt)
     model.train()
+    if args.compile:
+        model.compile_layers()
     params = [p for p in model.parameters() if p.requires_grad]
     fused = {"fused": True} if device.type == "cuda" else {}
     opt = torch.optim.AdamW(params, lr=5e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.001, **fused)
@@ -212,7 +217,7 @@ def main() -> None:
     peak = peak_flops(device, args.peak_tflops)
     res = {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else str(device),
-        "shape": "smoke" if smoke else "lamm-7b", "attn": attn, "grad_ckpt": args.grad_ckpt,
+        "shape": "smoke" if smoke else "lamm-7b", "attn": attn, "grad_ckpt": args.grad_ckpt, "compile": args.compile,
         "micro_batch": batch, "seq_len": seq, "steps": steps, "median_step_s": step_s,
         "tokens_per_s": batch * seq / step_s, "tflops_per_s": flops / step_s / 1e12, "flops_per_step": flops,
         "mfu": flops / step_s / peak if peak else None, "peak_tflops": peak / 1e12 if peak else None,

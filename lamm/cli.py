@@ -38,12 +38,22 @@ HELP = {
 
 
 def _load(module: str):
+    """The subcommand's module; None when the module itself is absent; the error when a package it
+    needs is missing (so one missing optional package disables one subcommand, not the whole CLI)."""
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
         if exc.name and module.startswith(exc.name):
             return None
-        raise
+        return exc
+
+
+def _unavailable(name: str, exc: ModuleNotFoundError):
+    def run(_args: argparse.Namespace) -> int:
+        raise SystemExit(f"lamm {name}: needs the Python package {exc.name!r}, which is not installed "
+                         f"(pip install {exc.name})")  # fmt: skip
+
+    return run
 
 
 def _add(
@@ -57,6 +67,11 @@ def _add(
         return
     mod = _load(target)
     if mod is None:
+        return
+    if isinstance(mod, ModuleNotFoundError):
+        parser = sub.add_parser(name, help=f"(unavailable: needs {mod.name})")
+        parser.add_argument("args", nargs=argparse.REMAINDER)
+        parser.set_defaults(_run=_unavailable(name, mod))
         return
     parser = inner_parser = sub.add_parser(
         name, help=help_text or (mod.__doc__ or "").strip().splitlines()[0]

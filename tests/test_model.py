@@ -252,3 +252,25 @@ def test_build_tiny_defaults_load_through_from_pretrained(tmp_path):
     assert model.encoder.hidden_size == 128 and model.encoder.image_size == 64
     assert all(p.requires_grad for p in model.parameters())  # full FT, encoder trainable
     assert model.media_token_id == tok.convert_tokens_to_ids("<media>") < model.base_llm.config.vocab_size
+
+
+def test_compile_layers_keeps_keys_loss_and_gradients():
+    """``train.compile``: each decoder layer compiled in place; same state-dict keys, loss and gradients."""
+    torch.manual_seed(0)
+    model, tok = build_model(tiny_config(lora=True))
+    model.eval()
+    e = encode(tok, CONVS[0])
+    ids, labels, media = torch.tensor([e.input_ids]), torch.tensor([e.labels]), torch.randn(1, 3, 32, 32)
+    ref = model(ids, labels=labels, media=media).loss
+    ref.backward()
+    g_ref = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    keys = list(model.state_dict())
+    model.zero_grad()
+    n_layers = model.base_llm.config.num_hidden_layers
+    assert model.compile_layers() == n_layers
+    assert list(model.state_dict()) == keys
+    loss = model(ids, labels=labels, media=media).loss
+    loss.backward()
+    torch.testing.assert_close(loss, ref, rtol=1e-4, atol=1e-5)
+    for n, g in g_ref.items():
+        torch.testing.assert_close(dict(model.named_parameters())[n].grad, g, rtol=1e-3, atol=1e-5)

