@@ -1,7 +1,7 @@
 """Packed vs padded training batches: real-token fraction and real tokens/s, same model, data and samples.
 
     lamm data mini --out LAMM-Mini
-    python bench/train_throughput.py --data LAMM-Mini [--steps 12] [--repeats 2] [--mix preset|all] [--out runs/bench-tp]
+    python bench/train_throughput.py --data LAMM-Mini [--steps 12] [--repeats 2] [--mix all|preset] [--out runs/bench-tp]
 
 Both modes run the ``tiny`` preset (random tiny CLIP + LLaMA, built once) on the same LAMM-Mini samples
 in the same order (length grouping off, so the padded batches are what a plain shuffled loader gives);
@@ -65,8 +65,9 @@ def main() -> None:
     )
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the tiny preset's 1 by default)")
     ap.add_argument(
-        "--mix", choices=("preset", "all"), default="preset",
-        help="preset: the tiny preset's short-answer tasks; all: every C4 vision-task sample",
+        "--mix", choices=("all", "preset"), default="all",
+        help="all (default): every LAMM-Mini C4 vision-task sample (boxes, keypoints, captions, ...); "
+        "preset: only the tiny preset's short-answer learning subset (little to pack)",
     )  # fmt: skip
     args = ap.parse_args()
     out = Path(args.out)
