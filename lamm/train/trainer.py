@@ -169,7 +169,12 @@ def model_config(cfg: Config, env: D.DistEnv):
         if t.encoder_pretrain_steps:  # a random tower learns too slowly through the LLM alone
             from lamm.model.encoders.clip_pretrain import pretrain_tiny_tower
 
-            pretrain_tiny_tower(cfg, base / "clip", steps=t.encoder_pretrain_steps, seed=t.seed)
+            threads = torch.get_num_threads()  # train.num_threads leaves a core to the DataLoader worker,
+            torch.set_num_threads(len(os.sched_getaffinity(0)))  # which does not run yet: use every core
+            try:
+                pretrain_tiny_tower(cfg, base / "clip", steps=t.encoder_pretrain_steps, seed=t.seed)
+            finally:
+                torch.set_num_threads(threads)
         tmp = cfg_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(built.to_dict(), indent=1), "utf-8")
         os.replace(tmp, cfg_file)

@@ -165,7 +165,7 @@ def pretrain_tiny_tower(cfg: Any, out_dir: str | Path, *, steps: int, seed: int 
 
 
 def pretrain_for_preset(
-    preset: str, data_dir: str | Path, out_dir: str | Path, *, steps: int = 600, seed: int = 0
+    preset: str, data_dir: str | Path, out_dir: str | Path, *, steps: int | None = None, seed: int = 0
 ) -> Path:
     """Pre-train ``preset``'s tiny vision tower on its ``data.files`` (``{data}`` = ``data_dir``, the
     preset's ``task_types`` filters honoured) into ``out_dir``; reused when already there. Returns
@@ -180,6 +180,7 @@ def pretrain_for_preset(
     if cfg.tiny is None:
         raise ValueError(f"preset {preset!r} has no tiny section: nothing to pre-train")
     cfg.data.files = resolve_data_paths(cfg.data.files, str(data_dir))
+    steps = steps or cfg.tiny.encoder_pretrain_steps or 600
     summary = pretrain_tiny_tower(cfg, out, steps=steps, seed=seed)
     print(json.dumps({k: v for k, v in summary.items() if k != "vocab"}))
     return out
@@ -190,7 +191,9 @@ def main() -> None:
     ap.add_argument("--data", type=Path, required=True, help="LAMM-Mini (or any) folder the preset reads")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--preset", default="tiny", help="training preset whose tiny vision tower is pre-trained")
-    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument(
+        "--steps", type=int, default=None, help="default: the preset's tiny.encoder_pretrain_steps"
+    )
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     pretrain_for_preset(args.preset, args.data, args.out, steps=args.steps, seed=args.seed)
