@@ -711,9 +711,15 @@ def _free_port() -> int:
 def train(
     cfg: Config, *, resume: str | bool | None = None, stop_after: int | None = None, progress: bool = True
 ) -> RunResult:
-    """Build a Trainer for this process and run it."""
-    trainer = Trainer(cfg, resume=resume, progress=progress)
+    """Build a Trainer for this process and run it; the caller's torch thread count is restored after
+    (``train.num_threads`` is for the training loop, not for what the process does next, e.g. the
+    quickstart's evaluation)."""
+    threads = torch.get_num_threads()
     try:
-        return trainer.train(stop_after=stop_after)
+        trainer = Trainer(cfg, resume=resume, progress=progress)
+        try:
+            return trainer.train(stop_after=stop_after)
+        finally:
+            trainer.close()
     finally:
-        trainer.close()
+        torch.set_num_threads(threads)
