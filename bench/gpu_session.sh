@@ -11,9 +11,9 @@ run() {  # name, args...
   [[ -n ${ONLY:-} && " $ONLY " != *" $name "* ]] && return
   timeout 240 python3 bench/gpu_step.py --json "$out/$name.json" "$@" 2>&1 | grep -v Warning | tail -4
 }
-run mb8 --micro-batch 8 --steps 120
-run mb16 --micro-batch 16 --steps 80
-run mb32_ckpt --micro-batch 32 --steps 30 --grad-ckpt
+run mb8 --micro-batch 8 --steps 120 --no-compile
+run mb16 --micro-batch 16 --steps 80 --no-compile
+run mb32_ckpt --micro-batch 32 --steps 30 --grad-ckpt --no-compile
 run mb8_compile --micro-batch 8 --steps 100 --compile
 run mb16_compile --micro-batch 16 --steps 60 --compile
 python3 - "$out" <<'PY'
