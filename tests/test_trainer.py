@@ -100,7 +100,14 @@ def test_bad_samples_are_counted_or_named(setup, tmp_path):
     cfg = _cfg(
         setup, tmp_path / "skip", epochs=1, data={"files": [{"path": str(broken)}], "on_error": "skip"}
     )
-    res = train(cfg, progress=False)
+    cfg.train.num_threads = 1  # the loop's thread count must not leak to what the process does next
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        res = train(cfg, progress=False)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
     assert res.skipped == {"missing_media": 1, "empty_supervision": 1, "bad_media": 1}
     logged = [json.loads(line) for line in (tmp_path / "skip" / "skipped.jsonl").open()]
     assert sorted(e["index"] for e in logged) == [1, 4]
