@@ -233,7 +233,12 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
-def preset_path(name: str) -> Path:
+def preset_path(name: str | Path) -> Path:
+    """A shipped preset's file, or ``name`` itself when it is a ``.yaml``/``.yml`` path."""
+    if str(name).endswith((".yaml", ".yml")):
+        if not Path(name).is_file():
+            raise ConfigError(f"config file {name} not found")
+        return Path(name)
     path = Path(str(resources.files(PRESETS_PACKAGE).joinpath(f"{name}.yaml")))
     if not path.is_file():
         raise ConfigError(f"unknown preset {name!r}; known: {', '.join(list_presets())}")

@@ -190,7 +190,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, required=True, help="LAMM-Mini (or any) folder the preset reads")
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--preset", default="tiny", help="training preset whose tiny vision tower is pre-trained")
+    ap.add_argument(
+        "--preset",
+        default="tiny",
+        help="training preset (name or .yaml path) whose tiny vision tower is pre-trained",
+    )
     ap.add_argument(
         "--steps", type=int, default=None, help="default: the preset's tiny.encoder_pretrain_steps"
     )
