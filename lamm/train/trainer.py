@@ -15,7 +15,7 @@ import random
 import shutil
 import socket
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -60,6 +60,19 @@ def warmup_steps(cfg: Config, total: int) -> int:
 
 
 # --------------------------------------------------------------------------- seeds and RNG state
+@contextmanager
+def torch_threads(n: int | None = None):
+    """Run the block with ``n`` torch threads (None: leave the count as it is) and give the caller its
+    own count back afterwards, however the block changed it."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -169,12 +182,9 @@ def model_config(cfg: Config, env: D.DistEnv):
         if t.encoder_pretrain_steps:  # a random tower learns too slowly through the LLM alone
             from lamm.model.encoders.clip_pretrain import pretrain_tiny_tower
 
-            threads = torch.get_num_threads()  # train.num_threads leaves a core to the DataLoader worker,
-            torch.set_num_threads(len(os.sched_getaffinity(0)))  # which does not run yet: use every core
-            try:
+            # train.num_threads leaves a core to the DataLoader worker, which does not run yet: use every core
+            with torch_threads(len(os.sched_getaffinity(0))):
                 pretrain_tiny_tower(cfg, base / "clip", steps=t.encoder_pretrain_steps, seed=t.seed)
-            finally:
-                torch.set_num_threads(threads)
         tmp = cfg_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(built.to_dict(), indent=1), "utf-8")
         os.replace(tmp, cfg_file)
@@ -714,12 +724,9 @@ def train(
     """Build a Trainer for this process and run it; the caller's torch thread count is restored after
     (``train.num_threads`` is for the training loop, not for what the process does next, e.g. the
     quickstart's evaluation)."""
-    threads = torch.get_num_threads()
-    try:
+    with torch_threads():
         trainer = Trainer(cfg, resume=resume, progress=progress)
         try:
             return trainer.train(stop_after=stop_after)
         finally:
             trainer.close()
-    finally:
-        torch.set_num_threads(threads)

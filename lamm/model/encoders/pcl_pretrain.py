@@ -186,8 +186,7 @@ def pretrain_for_preset(
     out = Path(out_dir)
     if (out / "encoder.safetensors").is_file():
         return out
-    cfg_path = preset_path(preset)
-    enc_cfg = yaml.safe_load(cfg_path.read_text("utf-8"))["model"]["encoder"]
+    enc_cfg = yaml.safe_load(preset_path(preset).read_text("utf-8"))["model"]["encoder"]
     drop = ("path", "weights_format", "trainable", "cache_outputs")
     enc_cfg = {k: v for k, v in enc_cfg.items() if k not in drop}
     files = sorted((Path(data_dir) / "3D_Instruct" / "meta_file").glob("*.json"))
