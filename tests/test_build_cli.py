@@ -112,7 +112,9 @@ def test_trains_a_few_steps_with_the_tiny_preset(built, tmp_path):
     ]
     write_instruct(tmp_path / "train.json", samples)
     files = json.dumps([{"path": str(tmp_path / "train.json"), "root": str(data)}])
+    # user data: no LAMM-Mini tower corpus, a short tower pre-training on the data itself
     rc = main(["train", "--preset", "tiny", f"data.files={files}", "data.num_workers=0",
+               "tiny.encoder_pretrain_files=[]", "tiny.encoder_pretrain_steps=5",
                "train.global_batch_size=8", "train.micro_batch_size=8",
                "--max-steps", "1", "--out", str(tmp_path / "run"), "--quiet"])  # fmt: skip
     assert rc == 0

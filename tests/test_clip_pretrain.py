@@ -67,3 +67,17 @@ def test_pretrain_saves_a_clip_tower_that_loads(tmp_path):
         feats = enc(torch.zeros(1, 3, 16, 16))
     assert feats.shape == (1, 4, 32)
     assert json.loads((out / "pretrain.json").read_text())["steps"] == 30
+
+
+def test_box_word_targets_mark_the_patches_of_the_smallest_box():
+    from lamm.model.encoders.clip_pretrain import box_word_targets
+
+    rec = _rec(0, "The objects are: red circle [0.0, 0.0, 1.0, 0.5], blue star [0.5, 0.0, 1.0, 0.5].")
+    index = {"red": 0, "circle": 1, "blue": 2, "star": 3}
+    words, noun = box_word_targets(rec, index, grid=2)  # patch centres at 0.25 and 0.75
+    words = words.view(2, 2, 4).int()
+    assert words[0, 0].tolist() == [1, 1, 0, 0]  # top left: only the big red circle box
+    assert words[0, 1].tolist() == [0, 0, 1, 1]  # top right: both boxes, the smaller star wins
+    assert words[1].sum() == 0  # bottom row: outside every box
+    assert noun.tolist() == [1, 3, -1, -1]  # the last word of each box's name: circle, star, none
+    assert box_word_targets(_rec(1, "It is a circle."), index, grid=2) is None

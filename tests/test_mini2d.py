@@ -63,6 +63,33 @@ def test_official_files_and_determinism(world: Path, tmp_path: Path) -> None:
     assert manifest["instruct_2d"] == "2D_Instruct/meta_file/LAMM_instruct_70.json"
 
 
+def test_tower_corpus_boxes_match_the_pixels(world: Path) -> None:
+    """2D_Pretrain: 24 x --train scenes of the four shape kinds in turn, test images excluded, and each
+    record's boxes (what the tower's patch targets read) enclose a shape of the named colour."""
+    from lamm.model.encoders.clip_pretrain import box_word_targets
+
+    path = world / "2D_Pretrain" / "meta_file" / "tower_pretrain.json"
+    assert len(read_instruct(path)) == 120  # the official 2D instruction schema
+    recs = json.loads(path.read_text())
+    assert len(recs) == 120 and json.loads((world / "lamm_mini.json").read_text())["pretrain"] == 120
+    test_imgs = {hashlib.sha1(_img(world / "2D_Benchmark", r["image"]).tobytes()).hexdigest()
+                 for p in (world / "2D_Benchmark" / "meta_file").glob("*.json") for r in json.loads(p.read_text())}  # fmt: skip
+    index = {w: i for i, w in enumerate([*R.SHAPES, *R.COLORS])}
+    for rec in recs[:8]:
+        img = _img(world / "2D_Pretrain", rec["image"])
+        assert hashlib.sha1(img.tobytes()).hexdigest() not in test_imgs
+        answer = rec["conversations"][1]["value"]
+        n = int(rec["conversations"][3]["value"].split()[2])
+        assert answer.count("[") == n
+        words, noun = box_word_targets(rec, index, grid=4)
+        assert words.any(-1).sum() >= 1 and set(noun[noun >= 0].tolist()) <= set(range(len(R.SHAPES)))
+        for seg in answer.removeprefix("The objects are: ").rstrip(".").split("], "):
+            *_relations, color, _shape = seg.split(" [")[0].split()
+            x1, y1, x2, y2 = (round(float(v) * SIZE) for v in seg.split("[")[1].rstrip("]").split(", "))
+            box = img[y1:y2, x1:x2].reshape(-1, 3).astype(int)
+            assert (np.abs(box - np.array(R.COLORS[color])).sum(1) < 90).any(), (rec["id"], seg)
+
+
 def test_record_independent_of_counts(world: Path, tmp_path: Path) -> None:
     """Record i is the same whatever --test/--train is: its seed depends only on (seed, split, dataset, i)."""
     small = tmp_path / "s"

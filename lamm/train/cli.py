@@ -54,6 +54,22 @@ def resolve_data_paths(cfg_files: list, data_dir: str | None) -> list:
     return out
 
 
+def resolve_config_paths(cfg, data_dir: str | None) -> None:
+    """Resolve ``{data}`` and globs in ``data.files`` and ``tiny.encoder_pretrain_files`` in place."""
+    from lamm.train.config import ConfigError, DataFile
+
+    cfg.data.files = resolve_data_paths(cfg.data.files, data_dir)
+    if cfg.tiny is not None and cfg.tiny.encoder_pretrain_files:
+        extra = resolve_data_paths([DataFile(p) for p in cfg.tiny.encoder_pretrain_files], data_dir)
+        missing = [f.path for f in extra if not Path(f.path).is_file()]
+        if missing:
+            raise ConfigError(
+                f"tiny.encoder_pretrain_files: {missing[0]} does not exist (LAMM-Mini builds it as "
+                "2D_Pretrain: `lamm data mini`; or set tiny.encoder_pretrain_files=[] to pre-train on data.files only)"
+            )
+        cfg.tiny.encoder_pretrain_files = [f.path for f in extra]
+
+
 def build_config(args: argparse.Namespace):
     from lamm.train.config import ConfigError, load_config, preset_path
 
@@ -76,7 +92,7 @@ def build_config(args: argparse.Namespace):
     if args.on_error:
         overrides.append(f"data.on_error={args.on_error}")
     cfg = load_config(source, overrides)
-    cfg.data.files = resolve_data_paths(cfg.data.files, args.data)
+    resolve_config_paths(cfg, args.data)
     return cfg
 
 

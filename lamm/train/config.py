@@ -101,6 +101,9 @@ class TinyConfig:
     seed: int = 0
     # > 0: pre-train the vision tower on the data's answer words first (lamm.model.encoders.clip_pretrain)
     encoder_pretrain_steps: int = 0
+    encoder_pretrain_batch: int = 32
+    # extra image-text files (instruction schema) read by the tower pre-training only, like CLIP's own corpus
+    encoder_pretrain_files: list[str] = field(default_factory=list)
 
 
 @dataclass

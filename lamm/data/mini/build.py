@@ -60,12 +60,15 @@ def build_mini(
     with_3d: bool = True,
     points: int = 2048,
     train_3d: int | None = None,
+    pretrain: int | None = None,
     progress: bool = True,
 ) -> BuildSummary:
     """Write LAMM-Mini under ``out``; same arguments -> byte-identical meta files.
 
     ``train`` samples per 2D instruction task; 3D gets ``train_3d`` scenes (default ``train // 2``), each
     giving one sample of every 3D scene task, plus as many single-object clouds (classification3d).
+    ``pretrain`` scenes form the tiny vision tower's pre-training corpus (``2D_Pretrain``; 0: none;
+    default ``min(12000, 24 * train)``: what the ``tiny`` preset needs at the quickstart's 500).
     """
     if train < 1 or test < 1:
         raise ValueError(f"train and test must be >= 1, got train={train}, test={test}")
@@ -79,6 +82,12 @@ def build_mini(
     stats.merge(
         write_instruct_2d(out, seed=seed, n=train, size=image_size, avoid=test_hashes, progress=progress)
     )
+    pretrain = min(12000, 24 * train) if pretrain is None else pretrain
+    if pretrain:
+        from lamm.data.mini.pretrain2d import write_tower_corpus
+
+        corpus = write_tower_corpus(out, seed=seed, n=pretrain, size=image_size, avoid=test_hashes, progress=progress)  # fmt: skip
+        stats.merge(corpus)
     if with_3d:
         from lamm.data.mini.bench3d import write_benchmark_3d
         from lamm.data.mini.instruct3d import write_instruct_3d
@@ -97,7 +106,8 @@ def build_mini(
     summary.seconds = time.perf_counter() - t0
     manifest = {
         "generator": "lamm-mini", "lamm_version": __version__, "seed": seed, "train": train, "test": test,
-        "image_size": image_size, "points": points if with_3d else None, "train_3d": train_3d, "files": rel,
+        "image_size": image_size, "points": points if with_3d else None, "train_3d": train_3d, "pretrain": pretrain,
+        "files": rel,
         "records": summary.records, "instruct_2d": summary.instruct_2d, "instruct_3d": summary.instruct_3d,
     }  # fmt: skip
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

@@ -16,6 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--train-3d", type=int, default=None, help="3D training scenes (default: --train / 2)"
     )
+    parser.add_argument(
+        "--pretrain", type=int, default=None,
+        help="scenes in the tiny vision tower's pre-training corpus (2D_Pretrain; 0: none; "
+        "default min(12000, 24 x --train))",
+    )  # fmt: skip
     parser.add_argument("--no-3d", action="store_true", help="skip the 3D world")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON line at the end")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -26,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
 
     summary = build_mini(
         args.out, seed=args.seed, train=args.train, test=args.test, image_size=args.image_size,
-        with_3d=not args.no_3d, points=args.points, train_3d=args.train_3d, progress=not args.quiet,
+        with_3d=not args.no_3d, points=args.points, train_3d=args.train_3d, pretrain=args.pretrain,
+        progress=not args.quiet,
     )  # fmt: skip
     print(summary.text())
     if args.json:

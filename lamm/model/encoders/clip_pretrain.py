@@ -2,10 +2,18 @@
 
 The paper's model reads a *pre-trained*, frozen CLIP. A tiny tower trained from scratch only through the
 LLM's loss learns too slowly for a 5-minute CPU budget (the LLM first learns the answer formats and
-ignores the random image features). So, like ``pcl_pretrain`` for 3D, the tower is first trained to
-predict, from its mean-pooled patch tokens, which answer words occur in the sample's assistant turns
-(multi-label; words that are neither rare nor in most answers: class names, colours, counts, yes/no).
-Only the training split's instruction files are read. Output: a CLIPVisionModel folder (safetensors +
+ignores the random image features). So, like ``pcl_pretrain`` for 3D, the tower is first trained on two
+targets read from the assistant turns (words that are neither rare nor in most answers: class names,
+colours, counts, yes/no):
+
+* image level: which answer words occur in the sample, from the mean-pooled patch tokens (multi-label);
+* patch level, for answers with boxes (``red circle [x1, y1, x2, y2]``, the C4 detection layout): each
+  patch token predicts the words naming the smallest box its centre lies in (none outside every box).
+  The LLM reads patch tokens, so this teaches every token what it shows and where; it is what makes a
+  random ViT learn shapes within minutes (docs/training.md, session 4).
+
+Only training files are read (the preset's ``data.files`` and ``tiny.encoder_pretrain_files``, e.g.
+LAMM-Mini's ``2D_Pretrain`` corpus). Output: a CLIPVisionModel folder (safetensors +
 ``preprocessor_config.json``) usable as ``model.encoder.path=<out>`` with ``model.freeze_encoder=true``.
 
     python -m lamm.model.encoders.clip_pretrain --data LAMM-Mini --out runs/tiny-encoder
@@ -25,11 +33,18 @@ import torch
 import torch.nn.functional as F
 from transformers import CLIPVisionConfig, CLIPVisionModel
 
+from lamm.bench.parse import box_segments, parse_boxes
 from lamm.formats.jsonio import read_json_array
 from lamm.formats.paths import data_root, resolve_media
 from lamm.model.encoders.clip import CLIP_MEAN, CLIP_STD, ClipPreprocessor
 
+# Loss weights (docs/training.md, session 4): the per-patch object class (softmax) carries shape learning;
+# the multi-label word terms (image level; per patch: colour, relations) at full weight held a CIFAR10
+# probe at 0.69-0.74 instead of 0.995 after the same 2,400 steps.
+IMAGE_WEIGHT = 0.02
+PATCH_WORD_WEIGHT = 0.05
 _WORD = re.compile(r"[a-z0-9]+")
+_BRACKETS = re.compile(r"\[[^\]]*\]")
 # Answer-format words that say nothing about the image.
 STOP_WORDS = frozenset(
     "the a an is are there this that it in of image person picture and category scene answer shows has".split()
@@ -37,11 +52,13 @@ STOP_WORDS = frozenset(
 
 
 def answer_words(record: dict[str, Any]) -> set[str]:
-    """Lower-case words of a record's assistant turns, minus ``STOP_WORDS``."""
+    """Lower-case words of a record's assistant turns outside ``[...]`` (box and point coordinates: their
+    digits are not words, and as targets they crowded out shape learning), minus ``STOP_WORDS``."""
     out: set[str] = set()
     for turn in record.get("conversations", []):
         if turn.get("from") == "gpt" and isinstance(turn.get("value"), str):
-            out |= {w for w in _WORD.findall(turn["value"].lower()) if w not in STOP_WORDS}
+            text = _BRACKETS.sub(" ", turn["value"].lower())
+            out |= {w for w in _WORD.findall(text) if w not in STOP_WORDS}
     return out
 
 
@@ -60,6 +77,41 @@ def word_targets(
             if w in index:
                 y[i, index[w]] = 1.0
     return vocab, y
+
+
+def box_word_targets(
+    record: dict[str, Any], index: dict[str, int], grid: int
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Per patch, from the smallest box (normalised ``[x1, y1, x2, y2]`` in an assistant turn) containing
+    its centre: the ``[grid * grid, V]`` 0/1 matrix of the vocabulary words naming that box, and the
+    ``[grid * grid]`` vocabulary index of its last word, the object's noun (``-1`` outside every box);
+    ``None`` without boxes."""
+    boxes: list[tuple[float, tuple[float, ...], list[int]]] = []
+    for turn in record.get("conversations", []):
+        if turn.get("from") != "gpt" or not isinstance(turn.get("value"), str):
+            continue
+        text = turn["value"]
+        for box, seg in zip(parse_boxes(text).value, box_segments(text)):
+            words = [index[w] for w in _WORD.findall(seg.lower()) if w in index]
+            if words:
+                boxes.append(((box[2] - box[0]) * (box[3] - box[1]), box, words))
+    if not boxes:
+        return None
+    centre = (torch.arange(grid) + 0.5) / grid
+    y = torch.zeros(grid, grid, len(index), dtype=torch.bool)
+    noun = torch.full((grid, grid), -1, dtype=torch.long)
+    for _, (x1, y1, x2, y2), words in sorted(boxes, key=lambda b: b[0]):  # smallest first
+        inside = (
+            (centre[None, :] >= x1)
+            & (centre[None, :] <= x2)
+            & (centre[:, None] >= y1)
+            & (centre[:, None] <= y2)
+        )
+        inside &= noun < 0
+        for w in words:
+            y[..., w] |= inside
+        noun[inside] = words[-1]
+    return y.flatten(0, 1), noun.flatten()
 
 
 def tiny_clip(tiny: dict[str, Any]) -> CLIPVisionModel:
@@ -117,17 +169,52 @@ def pretrain(
         )
     model = tiny_clip(tiny)
     x = _load_images(records, model.config.image_size)
-    head = torch.nn.Sequential(torch.nn.LayerNorm(model.config.hidden_size), torch.nn.Linear(model.config.hidden_size, len(vocab)))  # fmt: skip
-    params = [*model.parameters(), *head.parameters()]
+    grid = model.config.image_size // model.config.patch_size
+    index = {w: i for i, w in enumerate(vocab)}
+    dense = [box_word_targets(r, index, grid) for _, _, r in records]
+    has_boxes = torch.tensor([d is not None for d in dense])
+    none = (torch.zeros(grid * grid, len(vocab), dtype=torch.bool), torch.full((grid * grid,), -1))
+    y_dense, nouns = (torch.stack(t) for t in zip(*[none if d is None else d for d in dense]))
+    # the nouns as classes: 0 = outside every box, 1.. = the object nouns (shape names in LAMM-Mini)
+    noun_vocab = sorted(set(nouns[nouns >= 0].tolist()))
+    to_class = torch.zeros(len(vocab) + 1, dtype=torch.long)
+    to_class[torch.tensor(noun_vocab, dtype=torch.long)] = torch.arange(1, len(noun_vocab) + 1)
+    y_class = to_class[nouns]  # -1 -> the last entry, 0
+    hidden = model.config.hidden_size
+    head = torch.nn.Sequential(torch.nn.LayerNorm(hidden), torch.nn.Linear(hidden, len(vocab)))
+    patch_head = torch.nn.Sequential(torch.nn.LayerNorm(hidden), torch.nn.Linear(hidden, len(vocab)))
+    class_head = torch.nn.Sequential(torch.nn.LayerNorm(hidden), torch.nn.Linear(hidden, len(noun_vocab) + 1))
+    params = [*model.parameters(), *head.parameters(), *patch_head.parameters(), *class_head.parameters()]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     gen = torch.Generator().manual_seed(seed)
     t0, ema = time.time(), None
     model.train()
+    # Records with boxes (the per-patch targets) fill every batch; those without add an eighth more for
+    # the image term. Mixed uniformly, a corpus that is half boxes got half the patch updates, and the
+    # patch task only takes off after ~150k patch-labelled images (docs/training.md, session 4).
+    boxed_ids, plain_ids = torch.nonzero(has_boxes).flatten(), torch.nonzero(~has_boxes).flatten()
+    if len(boxed_ids) == 0 or len(plain_ids) == 0:
+        boxed_ids, plain_ids = torch.arange(len(records)), torch.arange(0)
+    n_plain = max(1, batch_size // 8) if len(plain_ids) else 0
+    image_weight = IMAGE_WEIGHT if has_boxes.any() else 1.0  # no boxes: the image term is the objective
     for step in range(steps):
-        idx = torch.randint(len(records), (batch_size,), generator=gen)
-        pooled = model(pixel_values=x[idx]).last_hidden_state[:, 1:].mean(1)  # the LLM reads patch tokens
-        loss = F.binary_cross_entropy_with_logits(head(pooled), y[idx])
+        idx = boxed_ids[torch.randint(len(boxed_ids), (batch_size,), generator=gen)]
+        if n_plain:
+            idx = torch.cat([idx, plain_ids[torch.randint(len(plain_ids), (n_plain,), generator=gen)]])
+        patches = model(pixel_values=x[idx]).last_hidden_state[:, 1:]  # the LLM reads patch tokens
+        # Word terms: summed over the vocabulary (a few positive words each), averaged over images / patches.
+        image = F.binary_cross_entropy_with_logits(head(patches.mean(1)), y[idx], reduction="sum")
+        loss = image_weight * image / len(idx)
+        boxed = has_boxes[idx]
+        if boxed.any():
+            target = y_dense[idx][boxed].float()
+            dense = F.binary_cross_entropy_with_logits(patch_head(patches[boxed]), target, reduction="sum")
+            loss = loss + PATCH_WORD_WEIGHT * dense / target[..., 0].numel()
+            # which object (or none) each patch shows, as one softmax: what makes shapes separate quickly
+            loss = loss + F.cross_entropy(
+                class_head(patches[boxed]).flatten(0, 1), y_class[idx][boxed].flatten()
+            )
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -143,6 +230,8 @@ def pretrain(
     )  # fmt: skip
     summary = {
         "images": len(records),
+        "images_with_boxes": int(has_boxes.sum()),
+        "patch_classes": ["(none)", *(vocab[i] for i in noun_vocab)],
         "vocab": vocab,
         "steps": steps,
         "loss_ema": ema,
@@ -157,11 +246,13 @@ TOWER_KEYS = ("image_size", "patch_size", "vision_layers", "vision_hidden", "hea
 
 
 def pretrain_tiny_tower(cfg: Any, out_dir: str | Path, *, steps: int, seed: int = 0) -> dict[str, Any]:
-    """Pre-train the tower of a training config's ``tiny`` section on its ``data.files`` (paths already
-    resolved; ``task_types`` filters and media roots honoured); the trainer's and the CLI's one way in."""
+    """Pre-train the tower of a training config's ``tiny`` section on its ``data.files`` and
+    ``tiny.encoder_pretrain_files`` (paths already resolved; ``task_types`` filters and media roots
+    honoured); the trainer's and the CLI's one way in."""
     tiny = {k: getattr(cfg.tiny, k) for k in TOWER_KEYS}
     files = [(Path(f.path), f.task_types, f.root) for f in cfg.data.files]
-    return pretrain(files, tiny, out_dir, steps=steps, seed=seed)
+    files += [(Path(p), None, None) for p in cfg.tiny.encoder_pretrain_files]
+    return pretrain(files, tiny, out_dir, steps=steps, batch_size=cfg.tiny.encoder_pretrain_batch, seed=seed)
 
 
 def pretrain_for_preset(
@@ -170,7 +261,7 @@ def pretrain_for_preset(
     """Pre-train ``preset``'s tiny vision tower on its ``data.files`` (``{data}`` = ``data_dir``, the
     preset's ``task_types`` filters honoured) into ``out_dir``; reused when already there. Returns
     ``out_dir`` for ``model.encoder.path``."""
-    from lamm.train.cli import resolve_data_paths
+    from lamm.train.cli import resolve_config_paths
     from lamm.train.config import load_config, preset_path
 
     out = Path(out_dir)
@@ -179,7 +270,7 @@ def pretrain_for_preset(
     cfg = load_config(preset_path(preset))
     if cfg.tiny is None:
         raise ValueError(f"preset {preset!r} has no tiny section: nothing to pre-train")
-    cfg.data.files = resolve_data_paths(cfg.data.files, str(data_dir))
+    resolve_config_paths(cfg, str(data_dir))
     steps = steps or cfg.tiny.encoder_pretrain_steps or 600
     summary = pretrain_tiny_tower(cfg, out, steps=steps, seed=seed)
     print(json.dumps({k: v for k, v in summary.items() if k != "vocab"}))
