@@ -18,7 +18,10 @@ from typing import Any
 from lamm.data.mini import BuildSummary, build_mini
 
 DEFAULT_OUT = "runs/quickstart"
-DEFAULT_TRAIN = 500  # instruction samples per 2D task (3D: half as many scenes)
+DEFAULT_TRAIN = (
+    1500  # instruction samples per 2D task: AI2D's six question kinds need ~250 each (docs/training.md)
+)
+DEFAULT_TRAIN_3D = 250  # 3D scenes (5 samples each): ~8 epochs of tiny-3d's 600 steps
 DEFAULT_TEST = 50  # benchmark records per dataset
 EVAL_BATCH = 32
 MAX_NEW_TOKENS = 96  # LAMM-Mini answers are short; the trained model stops at "###" well before this
@@ -29,6 +32,7 @@ def build_data(
     seed: int = 0,
     *,
     train: int = DEFAULT_TRAIN,
+    train_3d: int = DEFAULT_TRAIN_3D,
     test: int = DEFAULT_TEST,
     image_size: int = 64,
     with_3d: bool = True,
@@ -36,8 +40,8 @@ def build_data(
 ) -> BuildSummary:
     """Build LAMM-Mini under ``out/data``; the summary names the instruction files to train on."""
     return build_mini(
-        Path(out) / "data", seed=seed, train=train, test=test, image_size=image_size, with_3d=with_3d,
-        progress=progress,
+        Path(out) / "data", seed=seed, train=train, train_3d=train_3d, test=test, image_size=image_size,
+        with_3d=with_3d, progress=progress,
     )  # fmt: skip
 
 
@@ -57,7 +61,7 @@ def train_preset(
         if ckpt.is_dir():
             print(f"  reusing trained model {ckpt}")
             return ckpt
-    from lamm.train.cli import resolve_data_paths
+    from lamm.train.cli import resolve_config_paths
     from lamm.train.config import load_config, preset_path
     from lamm.train.trainer import latest_checkpoint, train
 
@@ -65,7 +69,7 @@ def train_preset(
         [f"train.max_steps={max_steps}"] if max_steps else []
     )
     cfg = load_config(preset_path(preset), overrides)
-    cfg.data.files = resolve_data_paths(cfg.data.files, str(data_dir))
+    resolve_config_paths(cfg, str(data_dir))
     result = train(cfg, resume="latest" if latest_checkpoint(out) else None, progress=progress)
     ckpt = result.checkpoint or latest_checkpoint(out)
     if ckpt is None:
@@ -115,6 +119,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"run folder (default {DEFAULT_OUT})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train", type=int, default=DEFAULT_TRAIN, help="instruction samples per task")
+    parser.add_argument("--train-3d", type=int, default=DEFAULT_TRAIN_3D, help="3D training scenes")
     parser.add_argument("--test", type=int, default=DEFAULT_TEST, help="benchmark records per dataset")
     parser.add_argument("--no-3d", action="store_true", help="2D only")
     parser.add_argument("--max-steps", type=int, default=None, help="cap training steps (smoke runs)")
@@ -142,7 +147,9 @@ def run(args: argparse.Namespace) -> int:
     if (data / "lamm_mini.json").is_file():
         print(f"  reusing {data}")
     else:
-        summary = build_data(out, args.seed, train=args.train, test=args.test, with_3d=with_3d)
+        summary = build_data(
+            out, args.seed, train=args.train, train_3d=args.train_3d, test=args.test, with_3d=with_3d
+        )
         print(summary.text())
         print(f"2D instructions: {Path(summary.out) / summary.instruct_2d}")
         if summary.instruct_3d:
