@@ -81,3 +81,20 @@ def test_box_word_targets_mark_the_patches_of_the_smallest_box():
     assert words[1].sum() == 0  # bottom row: outside every box
     assert noun.tolist() == [1, 3, -1, -1]  # the last word of each box's name: circle, star, none
     assert box_word_targets(_rec(1, "It is a circle."), index, grid=2) is None
+
+
+def test_missing_tower_corpus_is_a_clear_error_only_when_pretraining(tmp_path):
+    import pytest
+
+    from lamm.train.cli import resolve_config_paths
+    from lamm.train.config import ConfigError, load_config, preset_path
+
+    meta = tmp_path / "2D_Instruct" / "meta_file"
+    meta.mkdir(parents=True)
+    (meta / "vision_task_dialogue_1.json").write_text(json.dumps([_rec(0, "It is a circle.")]), "utf-8")
+    cfg = load_config(preset_path("tiny"))
+    with pytest.raises(ConfigError, match="2D_Pretrain/meta_file/tower_pretrain.json does not exist"):
+        resolve_config_paths(cfg, str(tmp_path))
+    cfg = load_config(preset_path("tiny"), ["tiny.encoder_pretrain_steps=0"])  # tower given elsewhere
+    resolve_config_paths(cfg, str(tmp_path))
+    assert [f.path for f in cfg.data.files] == [str(meta / "vision_task_dialogue_1.json")] * 2

@@ -55,11 +55,12 @@ def resolve_data_paths(cfg_files: list, data_dir: str | None) -> list:
 
 
 def resolve_config_paths(cfg, data_dir: str | None) -> None:
-    """Resolve ``{data}`` and globs in ``data.files`` and ``tiny.encoder_pretrain_files`` in place."""
+    """Resolve ``{data}`` and globs in ``data.files`` and (when the tower is pre-trained)
+    ``tiny.encoder_pretrain_files`` in place."""
     from lamm.train.config import ConfigError, DataFile
 
     cfg.data.files = resolve_data_paths(cfg.data.files, data_dir)
-    if cfg.tiny is not None and cfg.tiny.encoder_pretrain_files:
+    if cfg.tiny is not None and cfg.tiny.encoder_pretrain_files and cfg.tiny.encoder_pretrain_steps:
         extra = resolve_data_paths([DataFile(p) for p in cfg.tiny.encoder_pretrain_files], data_dir)
         missing = [f.path for f in extra if not Path(f.path).is_file()]
         if missing:
