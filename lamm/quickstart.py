@@ -18,9 +18,8 @@ from typing import Any
 from lamm.data.mini import BuildSummary, build_mini
 
 DEFAULT_OUT = "runs/quickstart"
-DEFAULT_TRAIN = (
-    1500  # instruction samples per 2D task: AI2D's six question kinds need ~250 each (docs/training.md)
-)
+# instruction samples per 2D task: AI2D's six question kinds need ~250 each (docs/training.md)
+DEFAULT_TRAIN = 1500
 DEFAULT_TRAIN_3D = 250  # 3D scenes (5 samples each): ~8 epochs of tiny-3d's 600 steps
 DEFAULT_TEST = 50  # benchmark records per dataset
 EVAL_BATCH = 32

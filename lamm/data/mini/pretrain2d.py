@@ -5,7 +5,7 @@ what LAMM-Mini gives it. On the ~2,000 instruction images it memorises them (sin
 0.3-0.4 over 6 shapes); on ~10,000 fresh scenes, with every patch told which shape covers it, it learns
 shapes and colours in a few CPU minutes (docs/training.md, session 4). So LAMM-Mini writes such a corpus
 beside the instruction data, disjoint from the benchmark images: ``2D_Pretrain/meta_file/tower_pretrain.json``
-(official 2D instruction schema, C4 detection layout with colour + shape labels, then the object count)
+(official 2D instruction schema, C4 detection layout with relation + colour + shape labels, then the object count)
 and ``2D_Pretrain/images/``. Only tower pre-training reads it (``tiny.encoder_pretrain_files``).
 """
 
@@ -20,7 +20,6 @@ from lamm.data.mini import world2d as W
 from lamm.data.mini.common import Stats, pixels_hash, record_rng, save_png
 from lamm.formats.jsonio import write_json_official
 
-PRETRAIN_FILE = "2D_Pretrain/meta_file/tower_pretrain.json"
 # The scene kinds the benchmark's shape tasks show, in equal parts: single shapes (classification),
 # 1-3 shape scenes (detection, SQAimage), outlined diagrams (AI2D) and counting scenes (FSC147).
 KINDS = (("single", W.make_single), ("shapes", W.make_shapes), ("diagram", W.make_diagram), ("counting", W.make_counting))  # fmt: skip

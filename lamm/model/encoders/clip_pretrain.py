@@ -2,15 +2,17 @@
 
 The paper's model reads a *pre-trained*, frozen CLIP. A tiny tower trained from scratch only through the
 LLM's loss learns too slowly for a 5-minute CPU budget (the LLM first learns the answer formats and
-ignores the random image features). So, like ``pcl_pretrain`` for 3D, the tower is first trained on two
+ignores the random image features). So, like ``pcl_pretrain`` for 3D, the tower is first trained on
 targets read from the assistant turns (words that are neither rare nor in most answers: class names,
 colours, counts, yes/no):
 
-* image level: which answer words occur in the sample, from the mean-pooled patch tokens (multi-label);
 * patch level, for answers with boxes (``red circle [x1, y1, x2, y2]``, the C4 detection layout): each
-  patch token predicts the words naming the smallest box its centre lies in (none outside every box).
-  The LLM reads patch tokens, so this teaches every token what it shows and where; it is what makes a
-  random ViT learn shapes within minutes (docs/training.md, session 4).
+  patch token predicts, as one softmax, the noun of the smallest box its centre lies in (or none), and,
+  down-weighted, every word naming that box. The LLM reads patch tokens, so this teaches every token
+  what it shows and where; it is what makes a random ViT learn shapes within minutes (docs/training.md,
+  session 4);
+* image level, down-weighted when boxes exist: which answer words occur in the sample, from the
+  mean-pooled patch tokens (multi-label).
 
 Only training files are read (the preset's ``data.files`` and ``tiny.encoder_pretrain_files``, e.g.
 LAMM-Mini's ``2D_Pretrain`` corpus). Output: a CLIPVisionModel folder (safetensors +
@@ -150,8 +152,9 @@ def pretrain(
     seed: int = 0,
     log: bool = True,
 ) -> dict[str, Any]:
-    """Train a tiny CLIP tower on the answer words of ``files`` ((path, task_types or None, media root or
-    None) triples; records with an image only) and save it to ``out_dir``; returns a summary (also written to ``pretrain.json``)."""
+    """Train a tiny CLIP tower on the answer words and boxes of ``files`` ((path, task_types or None, media
+    root or None) triples; records with an image only) and save it to ``out_dir``; returns a summary (also
+    written to ``pretrain.json``)."""
     torch.manual_seed(seed)
     records = [
         (Path(p), Path(root) if root else data_root(p), r)
@@ -208,12 +211,13 @@ def pretrain(
         loss = image_weight * image / len(idx)
         boxed = has_boxes[idx]
         if boxed.any():
+            boxed_patches = patches[boxed]
             target = y_dense[idx][boxed].float()
-            dense = F.binary_cross_entropy_with_logits(patch_head(patches[boxed]), target, reduction="sum")
+            dense = F.binary_cross_entropy_with_logits(patch_head(boxed_patches), target, reduction="sum")
             loss = loss + PATCH_WORD_WEIGHT * dense / target[..., 0].numel()
             # which object (or none) each patch shows, as one softmax: what makes shapes separate quickly
             loss = loss + F.cross_entropy(
-                class_head(patches[boxed]).flatten(0, 1), y_class[idx][boxed].flatten()
+                class_head(boxed_patches).flatten(0, 1), y_class[idx][boxed].flatten()
             )
         opt.zero_grad()
         loss.backward()
