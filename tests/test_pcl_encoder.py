@@ -20,7 +20,7 @@ from lamm.model.encoders.pcl_ops import (
     group_points,
     knn_indices,
 )
-from lamm.model.encoders.pointcloud import detect_format, load_pretrained, map_state_dict
+from lamm.model.encoders.pointcloud import bev_pool, detect_format, load_pretrained, map_state_dict
 
 torch.set_num_threads(1)
 
@@ -146,6 +146,31 @@ def test_encoder_shape_and_gradients(cfg):
     for name, p in enc.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
         assert p.grad.abs().sum() > 0, name
+
+
+def test_bev_pool_averages_groups_per_cell_row_major():
+    """Cells split each cloud's own centre xy extent; tokens are cell means, x fastest; empty cells are 0."""
+    centres = torch.tensor([[[0.0, 0.0, 0.0], [0.1, 0.2, 0.5], [2.0, 0.0, 0.0], [2.0, 2.0, 1.0]]])
+    tokens = torch.tensor([[[1.0, 0.0], [3.0, 2.0], [5.0, 5.0], [7.0, 1.0]]])
+    out = bev_pool(centres, tokens, 2)
+    assert out.shape == (1, 4, 2)
+    # cell (x0, y0): groups 0 and 1; (x1, y0): group 2; (x0, y1): none; (x1, y1): group 3
+    assert torch.equal(out[0], torch.tensor([[2.0, 1.0], [5.0, 5.0], [0.0, 0.0], [7.0, 1.0]]))
+    # the split follows each cloud: the same layout shifted and scaled pools the same way
+    assert torch.equal(bev_pool(centres * 3 + 1, tokens, 2), out)
+
+
+def test_encoder_bev_grid_tokens():
+    enc = build_encoder({**TINY, "bev_grid": 3, "use_color": True}).eval()
+    assert enc.num_tokens == 9
+    x = torch.rand(2, 256, 6)
+    out = enc(x)
+    assert out.shape == (2, 9, 32) and torch.isfinite(out).all()
+    centres, groups = enc.encode_groups(x)
+    assert centres.shape == (2, 16, 3) and groups.shape == (2, 16, 32)
+    assert torch.allclose(out, bev_pool(centres, groups, 3))
+    with pytest.raises(ValueError, match="bev_grid 3 gives 9 tokens"):
+        build_encoder({**TINY, "bev_grid": 3, "num_tokens": 16})
 
 
 def test_encoder_deterministic_and_num_tokens():

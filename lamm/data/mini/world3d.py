@@ -253,23 +253,22 @@ def scanqa_question(objs: list[Obj3D], rng: np.random.Generator) -> dict:
     (both unique in a scene, see ``random_specs``) or the number of objects. The options are the whole
     vocabulary of the question type in a fixed order (``COLORS3D``, ``PRIMITIVES``, 1-6), so the letter
     follows from the answer alone: a tiny model has to read the cloud, not also match option texts.
+    The ``rationale`` (the first-pass training answer) is the short answer itself, as ScanQA's answers are
+    short phrases: the whole first answer is the cloud-dependent word, and the second pass repeats it.
     """
     kind = str(rng.choice(["color", "shape", "count"], p=[0.4, 0.4, 0.2]))
     o = objs[int(rng.integers(len(objs)))]
     if kind == "color":
         q, correct, choices = f"What color is the {o.label}?", o.color, list(COLORS3D)
-        why = f"The {o.label} is {o.color}."
     elif kind == "shape":
         q, correct, choices = f"What shape is the {o.color} object?", o.label, list(PRIMITIVES)
-        why = f"The {o.color} object is {article(o.label)} {o.label}."
     else:
         q, correct, choices = (
             "How many objects are on the floor?",
             str(len(objs)),
             [str(i) for i in range(1, 7)],
         )
-        why = f"There are {len(objs)} objects on the floor."
-    return {"question": q, "choices": choices, "answer": choices.index(correct), "rationale": why}
+    return {"question": q, "choices": choices, "answer": choices.index(correct), "rationale": correct}
 
 
 def describe3d(objs: list[Obj3D]) -> str:

@@ -129,7 +129,7 @@ def pretrain(
     for step in range(steps):
         idx = torch.randint(len(keys), (batch_size,), generator=gen)
         x = clouds[idx]
-        feats = enc(x)
+        feats = enc.encode_groups(x)[1]
         t = feats.shape[1]
         y, box, has, rgb = all_y[idx, :t], all_box[idx, :t], all_has[idx, :t], all_rgb[idx, :t]
         logits = head(feats)
@@ -148,8 +148,8 @@ def pretrain(
     enc.eval()  # fit on (a stride of) the training clouds in eval mode, BatchNorm running statistics
     with torch.no_grad():
         sub = torch.arange(len(keys))[:: max(1, len(keys) // 128)]
-        t = enc.num_tokens
-        right = head(enc(clouds[sub])).argmax(-1) == all_y[sub, :t]
+        t = enc.cfg.num_groups
+        right = head(enc.encode_groups(clouds[sub])[1]).argmax(-1) == all_y[sub, :t]
         on_obj = all_y[sub, :t] != classes.index(FLOOR)
         fit = {
             "token_acc": right.float().mean().item(),

@@ -7,7 +7,9 @@ Pipeline for a batch ``[B, N, C]`` (xyz first, then optional rgb / height):
 2. a mini-PointNet per group (shared 1x1 convs + max-pool): Point-BERT's two-stage ``encoder``
    (style "pointbert") or a PointNet++ set-abstraction MLP (style "epcl", xyz divided by the radius);
 3. an MLP positional embedding of the centres, then a stack of pre-norm ViT blocks;
-4. one token per group: ``[B, num_tokens, hidden_size]`` for the projector (CLS / task tokens dropped).
+4. one token per group: ``[B, num_tokens, hidden_size]`` for the projector (CLS / task tokens dropped),
+   or, with ``bev_grid: g``, the group tokens averaged into a g x g bird's-eye grid over the cloud's xy
+   extent (``g * g`` tokens in a fixed spatial order; an empty cell gives a zero token).
 
 Module names follow Point-BERT, so Point-BERT / ULIP weights load after stripping prefixes, and
 ``map_state_dict`` renames EPCL checkpoints (3DETR pre-encoder + CLIP ViT blocks). See docs/pointcloud.md.
@@ -107,6 +109,7 @@ class PointCloudEncoderConfig:
     pos_every_block: bool = True
     num_prompt_tokens: int = 0
     num_tokens: int | None = None  # tokens given to the projector (first ones); None -> num_groups
+    bev_grid: int | None = None  # g: mean-pool the group tokens into g x g xy cells -> g * g tokens
     # weights
     path: str | None = None  # pretrained weights: a file, or a folder holding exactly one weight file
     revision: str | None = None  # unused (hub revisions); accepted so checkpoint code can pass it
@@ -129,9 +132,17 @@ class PointCloudEncoderConfig:
             raise ValueError(f"num_groups {self.num_groups} must be in 1..num_points ({self.num_points})")
         if not 0 < self.group_size <= self.num_points:
             raise ValueError(f"group_size {self.group_size} must be in 1..num_points ({self.num_points})")
-        if self.num_tokens is None:
+        if self.bev_grid is not None:
+            if self.bev_grid < 1:
+                raise ValueError(f"bev_grid must be >= 1, not {self.bev_grid}")
+            if self.num_tokens not in (None, self.bev_grid**2):
+                raise ValueError(
+                    f"bev_grid {self.bev_grid} gives {self.bev_grid**2} tokens, not num_tokens {self.num_tokens}"
+                )
+            self.num_tokens = self.bev_grid**2
+        elif self.num_tokens is None:
             self.num_tokens = self.num_groups
-        if not 0 < self.num_tokens <= self.num_groups:
+        if self.bev_grid is None and not 0 < self.num_tokens <= self.num_groups:
             raise ValueError(f"num_tokens {self.num_tokens} must be in 1..num_groups ({self.num_groups})")
         if self.pos_every_block and self.num_prompt_tokens:
             raise ValueError("task prompt tokens (EPCL) need pos_every_block=false")
@@ -413,6 +424,13 @@ class PointCloudEncoder(MediaEncoder):
         return torch.stack([fresh[i] if i in fresh else self._cache[k] for i, k in enumerate(keys)])
 
     def _forward(self, media: torch.Tensor) -> torch.Tensor:
+        centres, x = self.encode_groups(media)
+        if self.cfg.bev_grid is None:
+            return x[:, : self.num_tokens]
+        return bev_pool(centres, x, self.cfg.bev_grid)
+
+    def encode_groups(self, media: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[B, N, C]`` -> group centres ``[B, G, 3]`` and one output token per group ``[B, G, hidden]``."""
         if media.dim() != 3 or media.shape[-1] != self.in_channels:
             raise ValueError(
                 f"point-cloud encoder expects [B, N, {self.in_channels}] (xyz"
@@ -438,7 +456,23 @@ class PointCloudEncoder(MediaEncoder):
                     x = blk(x)
             x = self.norm(x)
             first = 1 if c.use_cls else 0
-            return x[:, first : first + self.num_tokens]
+            return centres, x[:, first : first + c.num_groups]
+
+
+def bev_pool(centres: torch.Tensor, tokens: torch.Tensor, grid: int) -> torch.Tensor:
+    """Mean of the group ``tokens`` [B, G, D] per cell of a ``grid`` x ``grid`` split of each cloud's own
+    centre xy extent -> [B, grid * grid, D], row-major from (min x, min y). Why: a small LLM reads a few
+    tokens with a fixed spatial meaning (one per floor region) far sooner than many FPS-ordered groups."""
+    xy = centres[..., :2].float()
+    lo, hi = xy.amin(1, keepdim=True), xy.amax(1, keepdim=True)
+    cell = ((xy - lo) / (hi - lo).clamp_min(1e-6) * grid).long().clamp_(0, grid - 1)
+    index = cell[..., 1] * grid + cell[..., 0]  # [B, G]
+    b, _, d = tokens.shape
+    sums = tokens.new_zeros(b, grid * grid, d).scatter_add_(1, index[..., None].expand(-1, -1, d), tokens)
+    counts = tokens.new_zeros(b, grid * grid).scatter_add_(
+        1, index, torch.ones_like(index, dtype=tokens.dtype)
+    )
+    return sums / counts.clamp_min(1)[..., None]
 
 
 # ---------------------------------------------------------------------------------- pretrained weights
