@@ -410,6 +410,12 @@ def test_pretrain_targets_and_saved_encoder_loads(tmp_path):
     assert 0 <= summary["fit"]["object_token_acc"] <= summary["fit"]["token_acc"] + 1  # both reported
     enc = build_encoder({**TINY, "path": str(tmp_path / "enc"), "strict_weights": True})
     assert enc.load_report.ok and enc.load_report.fmt == "lamm"
+    # the token heads are kept beside the encoder (for probes), in a sub-folder so the path loads as above
+    from safetensors.torch import load_file
+
+    heads = load_file(str(tmp_path / "enc" / "heads" / "token_heads.safetensors"))
+    assert heads["class.weight"].shape == (len(classes), TINY["hidden_size"])
+    assert heads["box.weight"].shape == (6, TINY["hidden_size"]) and heads["rgb.weight"].shape[0] == 3
 
     # a training config given by path (pcl_pretrain --preset some.yaml) instead of a preset name
     from lamm.model.encoders.pcl_pretrain import pretrain_for_preset

@@ -8,7 +8,9 @@ box (scene tokens inside a box only), read from the ``detection3d`` answers (``l
 dy, dz]``) and ``classification3d`` answers of the instruction file, and (3) the mean colour of its own
 group's points (self-supervised), so that a frozen encoder hands the LLM what, where and which colour per
 token: scene questions need all three bound per object. Only training data is used. Output: ``<out>/encoder.safetensors`` (our key names),
-loadable as ``model.encoder.path=<out>``.
+loadable as ``model.encoder.path=<out>``, and the three token heads in ``<out>/heads/token_heads.safetensors``
+(``class.*`` over ``pretrain.json``'s classes, ``box.*``, ``rgb.*``; for probes such as
+``bench/tiny_3d_readout.py``).
 
     python -m lamm.model.encoders.pcl_pretrain --data LAMM-Mini --out runs/tiny-3d-encoder
 """
@@ -162,6 +164,12 @@ def pretrain(
     from safetensors.torch import save_file
 
     save_file({k: v.contiguous() for k, v in enc.state_dict().items()}, str(out / "encoder.safetensors"))
+    heads = {"class": head, "box": box_head, "rgb": rgb_head}  # per group token; classes in pretrain.json
+    (out / "heads").mkdir(exist_ok=True)  # a sub-folder: model.encoder.path=<out> must hold one weight file
+    save_file(
+        {f"{n}.{k}": v.contiguous() for n, h in heads.items() for k, v in h.state_dict().items()},
+        str(out / "heads" / "token_heads.safetensors"),
+    )
     summary = {
         "clouds": len(keys),
         "classes": classes,
