@@ -85,6 +85,7 @@ def main() -> None:
     ap.add_argument(
         "--run", required=True, help="a `lamm train --preset tiny-3d` output folder (its base + encoder)"
     )
+    ap.add_argument("--encoder", help="pre-trained encoder folder instead of the run's model.encoder.path")
     ap.add_argument("--features", choices=["encoder", "oracle", "heads"], default="encoder")
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--steps", type=int, default=400)
@@ -94,6 +95,8 @@ def main() -> None:
     torch.set_num_threads(1)
     ckpt = sorted((Path(args.run) / "checkpoints").glob("step-*"))[-1]
     config = ModelConfig.from_dict(json.loads((ckpt / CONFIG_FILE).read_text("utf-8")))
+    if args.encoder:
+        config.encoder = {**config.encoder, "path": args.encoder}
     torch.manual_seed(0)
     model, tok = build_model(config)  # fresh projector; the LLM from the run's random base
     enc = model.encoder

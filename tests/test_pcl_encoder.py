@@ -416,6 +416,15 @@ def test_pretrain_targets_and_saved_encoder_loads(tmp_path):
     heads = load_file(str(tmp_path / "enc" / "heads" / "token_heads.safetensors"))
     assert heads["class.weight"].shape == (len(classes), TINY["hidden_size"])
     assert heads["box.weight"].shape == (6, TINY["hidden_size"]) and heads["rgb.weight"].shape[0] == 3
+    assert (
+        "colour.weight" not in heads and summary["color_clusters"] == 0
+    )  # xyz-only encoder: no colour class
+    summary = pretrain(
+        root / "meta_file" / "x.json", {**cfg, "use_color": True}, tmp_path / "enc_rgb", steps=2, batch_size=2,
+        color_clusters=3, log=False,
+    )  # fmt: skip
+    colour = load_file(str(tmp_path / "enc_rgb" / "heads" / "token_heads.safetensors"))["colour.weight"]
+    assert summary["color_clusters"] == 3 and colour.shape == (3, TINY["hidden_size"])
 
     # a training config given by path (pcl_pretrain --preset some.yaml) instead of a preset name
     from lamm.model.encoders.pcl_pretrain import pretrain_for_preset
@@ -424,6 +433,17 @@ def test_pretrain_targets_and_saved_encoder_loads(tmp_path):
     conf.write_text(json.dumps({"model": {"encoder": {**TINY, "path": "{encoder}", "cache_outputs": 4}}}))
     out = pretrain_for_preset(str(conf), tmp_path, tmp_path / "enc2", steps=2)
     assert build_encoder({**TINY, "path": str(out), "strict_weights": True}).load_report.ok
+
+
+def test_kmeans_is_seeded_and_finds_separated_clusters():
+    from lamm.model.encoders.pcl_pretrain import kmeans
+
+    gen = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 1.0]])
+    x = torch.cat([c + 0.01 * torch.randn(50, 3, generator=gen) for c in centres])
+    found = kmeans(x, 3, seed=1)
+    assert torch.equal(found, kmeans(x, 3, seed=1))
+    assert torch.cdist(centres, found).min(1).values.max() < 0.01  # every true centre recovered
 
 
 def test_layer_norm_groups_do_not_depend_on_batch_neighbours():
