@@ -127,16 +127,17 @@ def pretrain(
     all_rgb = torch.cat([g[..., 3:6].mean(2) if g.shape[-1] >= 6 else g[..., :0].sum(2) for _, g in parts])
     per = [_targets_for(all_centres[i], targets[k], classes) for i, k in enumerate(keys)]
     all_y, all_box, all_has = (torch.stack(t) for t in zip(*per))
-    centroids, all_cc = None, None
-    if color_clusters and cfg.use_color:
+    color_clusters = color_clusters if cfg.use_color else 0  # xyz-only clouds have no colour to cluster
+    heads: dict[str, torch.nn.Linear] = {}
+    if color_clusters:
         centroids = kmeans(all_rgb.reshape(-1, all_rgb.shape[-1]), color_clusters, seed=seed)
         all_cc = torch.cdist(all_rgb, centroids[None].expand(len(all_rgb), -1, -1)).argmin(-1)
-    cc_head = torch.nn.Linear(enc.hidden_size, max(1, color_clusters))
+        heads["colour"] = torch.nn.Linear(enc.hidden_size, color_clusters)
     head = torch.nn.Linear(enc.hidden_size, len(classes))
     box_head = torch.nn.Linear(enc.hidden_size, 6)
     rgb_head = torch.nn.Linear(enc.hidden_size, 3)
-    params = [*enc.parameters(), *head.parameters(), *box_head.parameters(), *rgb_head.parameters()]
-    params += list(cc_head.parameters())
+    heads = {"class": head, "box": box_head, "rgb": rgb_head, **heads}  # per group token
+    params = [*enc.parameters(), *(p for h in heads.values() for p in h.parameters())]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     gen = torch.Generator().manual_seed(seed)
@@ -154,9 +155,9 @@ def pretrain(
             loss = loss + F.smooth_l1_loss(box_head(feats)[has], box[has], beta=0.1)
         if cfg.use_color:  # mean (normalised) colour of each group's points
             loss = loss + F.mse_loss(rgb_head(feats), rgb)
-        if all_cc is not None:
+        if color_clusters:
             loss = loss + COLOR_CLUSTER_WEIGHT * F.cross_entropy(
-                cc_head(feats).flatten(0, 1), all_cc[idx, :t].flatten()
+                heads["colour"](feats).flatten(0, 1), all_cc[idx, :t].flatten()
             )
         opt.zero_grad()
         loss.backward()
@@ -182,12 +183,6 @@ def pretrain(
     from safetensors.torch import save_file
 
     save_file({k: v.contiguous() for k, v in enc.state_dict().items()}, str(out / "encoder.safetensors"))
-    heads = {
-        "class": head,
-        "box": box_head,
-        "rgb": rgb_head,
-        **({"colour": cc_head} if all_cc is not None else {}),
-    }  # per group token; classes in pretrain.json
     (out / "heads").mkdir(exist_ok=True)  # a sub-folder: model.encoder.path=<out> must hold one weight file
     save_file(
         {f"{n}.{k}": v.contiguous() for n, h in heads.items() for k, v in h.state_dict().items()},
@@ -199,7 +194,7 @@ def pretrain(
         "steps": steps,
         "token_acc_ema": acc,
         "fit": fit,
-        "color_clusters": 0 if centroids is None else len(centroids),
+        "color_clusters": color_clusters,
         "seconds": round(time.time() - t0, 1),
         "encoder": {k: v for k, v in encoder_cfg.items() if k != "type"},
     }
@@ -265,8 +260,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
-        "--color-clusters", type=int, default=0, help="k-way colour class per group token (k-means)"
-    )
+        "--color-clusters", type=int, default=COLOR_CLUSTERS,
+        help=f"k-way colour class per group token (k-means; default {COLOR_CLUSTERS}, 0: off)",
+    )  # fmt: skip
     args = ap.parse_args()
     pretrain_for_preset(
         args.preset, args.data, args.out, steps=args.steps, seed=args.seed, color_clusters=args.color_clusters
