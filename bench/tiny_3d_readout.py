@@ -31,17 +31,11 @@ from lamm.data.c4 import c4_conversation
 from lamm.data.mini import world3d as W3
 from lamm.model.checkpoint import CONFIG_FILE
 from lamm.model.config import ModelConfig
+from lamm.model.encoders.pointcloud import bev_cell_index
 from lamm.model.lamm_model import build_model
 from lamm.model.template import encode_sample
 
 GRID = 3
-
-
-def cell_of(xy: torch.Tensor) -> torch.Tensor:
-    """Cell index (row-major, x fastest) of points ``[..., 2]`` on each cloud's own xy extent, as bev_pool."""
-    lo, hi = xy.amin(1, keepdim=True), xy.amax(1, keepdim=True)
-    cell = ((xy - lo) / (hi - lo).clamp_min(1e-6) * GRID).long().clamp_(0, GRID - 1)
-    return cell[..., 1] * GRID + cell[..., 0]
 
 
 def oracle_features(objs: list[W3.Obj3D], dim: int) -> torch.Tensor:
@@ -67,7 +61,7 @@ def heads_forward(enc, encoder_dir: Path):
         rgb = x @ h["rgb.weight"].T + h["rgb.bias"]
         w = (1 - p[..., floor])[..., None]
         f = torch.cat([p * w, rgb * w, w], -1)
-        idx = cell_of(centres[..., :2])
+        idx = bev_cell_index(centres, GRID)
         b, _, d = f.shape
         sums = f.new_zeros(b, GRID * GRID, d).scatter_add_(1, idx[..., None].expand(-1, -1, d), f)
         weight = f.new_zeros(b, GRID * GRID).scatter_add_(1, idx, w[..., 0])
