@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,14 @@ def iter_jsonl(path: str | Path, *, tolerate_torn_tail: bool = True) -> Iterator
         yield rec
 
 
+def temp_path(path: Path) -> Path:
+    """A temporary sibling of ``path`` unique to this process, to write and then ``os.replace``.
+
+    Unique so that two processes writing the same file never share (and tear) one temporary file.
+    """
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
 def write_json_official(path: str | Path, data: Any) -> None:
     """Write like the official code: ``json.dump(data, f, indent=4)`` (ASCII escaping, no trailing newline).
 
@@ -76,7 +85,7 @@ def write_json_official(path: str | Path, data: Any) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = temp_path(path)
     with tmp.open("w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=4)
         fh.flush()

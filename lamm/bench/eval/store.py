@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from lamm.formats.jsonio import JsonlAppender, iter_jsonl
+from lamm.formats.jsonio import JsonlAppender, iter_jsonl, temp_path
 from lamm.protocol.datasets import DATASETS
 
 ANSWERS = "answers.jsonl"
@@ -47,7 +47,7 @@ def _read(paths: Iterable[Path]) -> list[dict[str, Any]]:
 
 
 def _write_atomic(path: Path, rows: list[dict[str, Any]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = temp_path(path)
     with tmp.open("w", encoding="utf-8") as fh:
         for r in rows:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
