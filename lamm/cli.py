@@ -22,6 +22,10 @@ COMMANDS: dict[str, str | dict[str, str]] = {
     "judge": "lamm.bench.judge_cli",
     "report": "lamm.bench.report_cli",
     "chat": "lamm.model.chat_cli",
+    "checkpoint": {
+        "import-official": "lamm.model.official_import_cli",
+        "export-official": "lamm.model.official_export_cli",
+    },
     "quickstart": "lamm.quickstart",
 }
 
@@ -33,6 +37,7 @@ HELP = {
     "judge": "GPT-judge ranking of two evaluation runs",
     "report": "leaderboard report (HTML/Markdown) across runs",
     "chat": "interactive chat with a trained checkpoint",
+    "checkpoint": "official LAMM deltas <-> lamm checkpoints: import-official, export-official",
     "quickstart": "LAMM-Mini end to end: data, train, eval, report",
 }
 

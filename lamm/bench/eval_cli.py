@@ -6,6 +6,8 @@ Examples::
     torchrun --nproc_per_node 2 -m lamm.cli eval --model hf:llava-hf/llava-1.5-7b-hf ... --out runs/llava
     lamm eval --model openai:gpt-4o@https://api.openai.com/v1 --datasets CIFAR10 --limit 100 --out runs/gpt
     lamm eval --model answers:official_answers/LAMM --out runs/lamm-official   # score answers made elsewhere
+    lamm eval --model lamm:lamm_2d/pytorch_model.pt --base-llm vicuna-13b-v0 --encoder openai/clip-vit-large-patch14 \
+        --benchmark-dir 2D_Benchmark --out runs/official   # an official delta as it is (3D: --modality pcl)
 
 Reruns resume: answered records are skipped, whatever the number of processes before and now.
 """
@@ -17,6 +19,12 @@ import sys
 from pathlib import Path
 
 from lamm.bench.eval.runner import EvalConfig, RecordFailed, evaluate, select_datasets
+from lamm.model.official_args import (
+    add_base_arguments,
+    add_modality_arguments,
+    official_options,
+    unstated_modality,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,6 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=int, default=None, help="openai: requests in flight")
     p.add_argument("--timeout", type=float, default=None, help="openai: seconds per request")
     p.add_argument("--device", default=None, help="lamm/hf: torch device (default: cuda if available)")
+    add_base_arguments(p)
+    add_modality_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,10 +62,16 @@ def run(args: argparse.Namespace) -> int:
         }.items()
         if v is not None
     }
+    datasets = select_datasets(args.benchmark_dir, args.datasets, args.mode)
+    problem = _official_problem(args, datasets)
+    if problem:
+        print(f"lamm: error: {problem}", file=sys.stderr)
+        return 2
+    options.update(official_options(args))
     cfg = EvalConfig(
         model=args.model,
         benchmark_dir=args.benchmark_dir,
-        datasets=select_datasets(args.benchmark_dir, args.datasets, args.mode),
+        datasets=datasets,
         out=args.out,
         batch_size=args.batch_size,
         limit=args.limit,
@@ -77,6 +93,22 @@ def run(args: argparse.Namespace) -> int:
         print(format_table(results))
         print(f"results: {args.out / 'results.json'}")
     return 0
+
+
+def _official_problem(args: argparse.Namespace, datasets: list) -> str | None:
+    """Why the official-delta options cannot be used as given (before any model is loaded), or None."""
+    given = [f for f in ("base_llm", "encoder", "modality", "num_media_tokens", "encoder_config")
+             if getattr(args, f) is not None]  # fmt: skip
+    prefix, _, arg = args.model.partition(":")
+    if prefix != "lamm":
+        return f"--{given[0].replace('_', '-')} applies to lamm: models only" if given else None
+    if not Path(arg).is_file():
+        return None
+    if args.modality is None and any(s.dim == "3d" for s in datasets):
+        return str(unstated_modality(arg))
+    if args.modality is None:
+        print(f"lamm eval: {arg}: running it as a 2D (image) delta (--modality pcl for 3D)", file=sys.stderr)
+    return None
 
 
 def format_table(results: dict) -> str:

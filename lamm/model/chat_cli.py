@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from lamm.model.official_args import add_modality_arguments, read_encoder_config, unstated_modality
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -32,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dtype", default=None, help="official .pt only: float32 | bf16 | fp16 (default bf16 on GPU)"
     )
+    add_modality_arguments(parser)
+
+
+def _is_image(path: str) -> bool:
+    return Path(path).suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,12 +52,17 @@ def run(args: argparse.Namespace) -> int:
         if not (args.base_llm and args.encoder):
             print("lamm chat: an official .pt checkpoint needs --base-llm and --encoder", file=sys.stderr)
             return 2
+        if args.modality is None and args.media and not _is_image(args.media):
+            print(f"lamm chat: {unstated_modality(args.checkpoint)}", file=sys.stderr)
+            return 2
         dtype = args.dtype or ("bf16" if device.startswith("cuda") else "float32")
         model, tokenizer = load_official(
             args.checkpoint,
             base_llm=args.base_llm,
             encoder=args.encoder,
+            modality=args.modality or "image",
             num_media_tokens=args.num_media_tokens,
+            encoder_options=read_encoder_config(args.encoder_config),
             dtype=dtype,
             device=device,
         )

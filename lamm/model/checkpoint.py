@@ -6,8 +6,8 @@ encoder with fingerprints of their weight files, tokenizer hash, template, versi
 Loading onto a base whose fingerprint differs is refused unless ``force`` (the official code silently
 loaded deltas onto the wrong Vicuna). The trainer adds its own optimizer/scheduler/RNG files beside these.
 
-Interop: ``export_official`` / ``import_official`` convert to and from the official LAMM
-``pytorch_model.pt`` key layout (LAMM_FORMATS §5.5).
+Interop: ``export_official`` / ``import_official`` / ``load_official`` convert to, from and run the
+official LAMM ``pytorch_model.pt`` key layout (LAMM_FORMATS §5.5).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from safetensors.torch import load_file, save_file
 
 import lamm
 from lamm.model.config import ModelConfig
+from lamm.model.official_args import MODALITIES, OFFICIAL_3D_PRESET
 from lamm.model.template import get_template
 
 WEIGHTS_FILE = "model.safetensors"
@@ -326,38 +327,76 @@ def _from_official_key(key: str) -> str:
     return key  # reported as unexpected
 
 
-def _check_official_compatible(model) -> None:
-    if model.config.lora is None:
+def _check_official_compatible(config: ModelConfig) -> None:
+    if config.lora is None:
         raise CheckpointError("the official layout holds LoRA deltas; this model is fully fine-tuned")
-    if model.config.projector != "linear":
-        raise CheckpointError(f"the official layout has a linear projector, not {model.config.projector!r}")
+    if config.projector != "linear":
+        raise CheckpointError(f"the official layout has a linear projector, not {config.projector!r}")
 
 
-def export_official(model, path: str | Path) -> Path:
-    """Write the trainable weights as an official LAMM delta ``pytorch_model.pt`` (projector + LoRA)."""
-    _check_official_compatible(model)
-    state = {_to_official_key(k): v.detach().cpu().clone() for k, v in model.trainable_state_dict().items()}
+OFFICIAL_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "float32": torch.float32}
+
+
+def _save_official(state: dict[str, torch.Tensor], path: str | Path, dtype: torch.dtype | None) -> Path:
+    out = {_to_official_key(k): v.detach().cpu().clone() for k, v in state.items()}
+    if dtype is not None:
+        out = {k: v.to(dtype) if v.is_floating_point() else v for k, v in out.items()}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, path)
+    torch.save(out, path)
     return path
 
 
-def import_official(
-    model, path: str | Path, *, allow_missing: bool = False, allow_unexpected: bool = False
-) -> dict[str, list[str]]:
-    """Load an official LAMM delta checkpoint into ``model`` (built on the matching base with LoRA and a
-    linear projector). ``torch.load(weights_only=True)``: no code in the file is ever run."""
-    _check_official_compatible(model)
+def export_official(model, path: str | Path, *, dtype: torch.dtype | None = None) -> Path:
+    """Write the trainable weights as an official LAMM delta ``pytorch_model.pt`` (projector + LoRA);
+    ``dtype`` casts them (the official DeepSpeed fp16 runs saved fp16), ``None`` keeps the model's."""
+    _check_official_compatible(model.config)
+    return _save_official(model.trainable_state_dict(), path, dtype)
+
+
+def export_official_folder(
+    directory: str | Path, path: str | Path, *, dtype: torch.dtype | None = torch.float16
+) -> Path:
+    """A lamm checkpoint folder -> official delta, from its files alone (no base model is loaded)."""
+    d = Path(directory)
+    read_manifest(d)
+    config = ModelConfig.from_dict(json.loads((d / CONFIG_FILE).read_text("utf-8")))
+    _check_official_compatible(config)
+    f = d / WEIGHTS_FILE
+    if not f.is_file():
+        raise CheckpointError(f"{d}: no {WEIGHTS_FILE}")
+    state = load_file(str(f))
+    extra = sorted(k for k in state if not k.startswith(("projector.", "llm.")))
+    if extra:
+        raise CheckpointError(
+            f"{d}: {len(extra)} trained tensors have no place in the official layout (it holds the "
+            f"projector and LoRA only): {extra[:5]}"
+        )
+    return _save_official(state, path, dtype)
+
+
+def read_official(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of an official delta. ``torch.load(weights_only=True)``: no code in the file is run."""
     try:
         raw = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
             f"{path}: not a plain dict of tensors; refusing to unpickle it ({exc})"
         ) from None
-    if not isinstance(raw, dict):
+    except (OSError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: not a readable torch.save file ({exc})") from None
+    if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
         raise CheckpointError(f"{path}: expected a dict of tensors, got {type(raw).__name__}")
-    state = {_from_official_key(k): v for k, v in raw.items()}
+    return raw
+
+
+def import_official(
+    model, path: str | Path, *, allow_missing: bool = False, allow_unexpected: bool = False
+) -> dict[str, list[str]]:
+    """Load an official LAMM delta checkpoint into ``model`` (built on the matching base with LoRA and a
+    linear projector)."""
+    _check_official_compatible(model.config)
+    state = {_from_official_key(k): v for k, v in read_official(path).items()}
     return _apply_state(
         model, state, str(path), allow_missing=allow_missing, allow_unexpected=allow_unexpected
     )
@@ -373,38 +412,79 @@ def convert_official(official: str | Path, config: ModelConfig, out_dir: str | P
     return save_trainable(model, out_dir, tokenizer=tokenizer)
 
 
+def official_encoder(modality: str, encoder: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The encoder section an official delta of ``modality`` was trained on: CLIP ViT-L/14 local
+    features (2D), or the EPCL-style encoder of the ``lamm-13b-3d`` preset (3D); ``options`` override
+    keys of it (e.g. a smaller EPCL)."""
+    if modality == "image":
+        section: dict[str, Any] = {"type": "clip", "feature": "local"}
+    elif modality == "pcl":
+        import yaml
+
+        from lamm.train.config import preset_path
+
+        preset = yaml.safe_load(preset_path(OFFICIAL_3D_PRESET).read_text("utf-8"))
+        section = dict(preset["model"]["encoder"])
+    else:
+        raise CheckpointError(f"modality must be one of {MODALITIES}, not {modality!r}")
+    return {**section, **(options or {}), "path": encoder}
+
+
+def official_config(
+    path: str | Path,
+    *,
+    base_llm: str,
+    encoder: str,
+    modality: str,
+    num_media_tokens: int = 256,
+    lora_alpha: int = 32,
+    dtype: str = "float32",
+    encoder_options: dict[str, Any] | None = None,
+) -> ModelConfig:
+    """The ModelConfig of an official delta on its bases: LoRA rank and target layers read from the file,
+    alpha the paper's 32, the encoder from ``modality`` (see :func:`official_encoder`)."""
+    from lamm.model.config import LoraSettings
+
+    raw = read_official(path)
+    ranks = {v.shape[0] for k, v in raw.items() if ".lora_A." in k}
+    targets = sorted({k.split(".lora_A.")[0].rsplit(".", 1)[-1] for k in raw if ".lora_A." in k})
+    if len(ranks) != 1 or not targets:
+        raise CheckpointError(f"{path}: no consistent LoRA weights found (ranks {sorted(ranks)})")
+    return ModelConfig(
+        llm=base_llm,
+        encoder=official_encoder(modality, encoder, encoder_options),
+        num_media_tokens=num_media_tokens,
+        lora=LoraSettings(r=ranks.pop(), alpha=lora_alpha, target_modules=targets),
+        dtype=dtype,
+    )
+
+
 def load_official(
     path: str | Path,
     *,
     base_llm: str,
     encoder: str,
+    modality: str = "image",
     num_media_tokens: int = 256,
     lora_alpha: int = 32,
     dtype: str = "float32",
+    encoder_options: dict[str, Any] | None = None,
     device: str | torch.device | None = None,
 ):
-    """An official LAMM delta (``pytorch_model.pt``) on its bases (Vicuna + CLIP ViT-L/14), ready to use:
-    LoRA rank and target layers are read from the file, alpha is the paper's 32. Returns (model, tokenizer).
-    Nothing pins the base here (the official files carry no manifest): choose it carefully."""
-    from lamm.model.config import LoraSettings
+    """An official LAMM delta (``pytorch_model.pt``) on its bases, ready to use (see
+    :func:`official_config`). Returns (model, tokenizer). Nothing pins the base here (the official
+    files carry no manifest): choose it carefully."""
     from lamm.model.lamm_model import build_model
 
-    try:
-        raw = torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(
-            f"{path}: not a plain dict of tensors; refusing to unpickle it ({exc})"
-        ) from None
-    ranks = {v.shape[0] for k, v in raw.items() if ".lora_A." in k}
-    targets = sorted({k.split(".lora_A.")[0].rsplit(".", 1)[-1] for k in raw if ".lora_A." in k})
-    if len(ranks) != 1 or not targets:
-        raise CheckpointError(f"{path}: no consistent LoRA weights found (ranks {sorted(ranks)})")
-    config = ModelConfig(
-        llm=base_llm,
-        encoder={"type": "clip", "path": encoder, "feature": "local"},
+    config = official_config(
+        path,
+        base_llm=base_llm,
+        encoder=encoder,
+        modality=modality,
         num_media_tokens=num_media_tokens,
-        lora=LoraSettings(r=ranks.pop(), alpha=lora_alpha, target_modules=targets),
+        lora_alpha=lora_alpha,
         dtype=dtype,
+        encoder_options=encoder_options,
     )
     model, tokenizer = build_model(config)
     import_official(model, path)

@@ -278,12 +278,13 @@ def provenance(cfg: EvalConfig, adapter: Adapter, world: int, started: str) -> d
 # Adapter options that change the answers: a resumed run must use the same ones (device, concurrency and
 # timeouts only change how fast they come).
 ANSWER_OPTIONS = ("max_new_tokens", "do_sample", "temperature", "top_p", "top_k")
+BASE_OPTIONS = ("base_llm", "encoder", "modality", "num_media_tokens", "encoder_options")  # official .pt
 
 
 def _check_run_dir(cfg: EvalConfig) -> None:
     """Refuse to mix two models' answers, or answers decoded differently, in one run folder."""
     info = cfg.out / RUN_INFO
-    options = {k: cfg.adapter_options[k] for k in ANSWER_OPTIONS if k in cfg.adapter_options}
+    options = {k: cfg.adapter_options[k] for k in ANSWER_OPTIONS + BASE_OPTIONS if k in cfg.adapter_options}
     if info.is_file():
         prev = json.loads(info.read_text("utf-8"))
         if prev.get("model") != cfg.model:

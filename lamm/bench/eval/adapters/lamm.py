@@ -1,4 +1,5 @@
-"""``lamm:CHECKPOINT``: our checkpoints (``lamm train`` output, or an imported official LAMM delta).
+"""``lamm:CHECKPOINT``: our checkpoints (``lamm train`` output, an imported official LAMM delta), or an
+official ``pytorch_model.pt`` run directly on the bases given (``base_llm``, ``encoder``, ``modality``).
 
 The model runs the official inference layout (LAMM_FORMATS §5.4) through :func:`lamm.model.generate`:
 batched, left-padded, greedy by default, cut at the template separator. Media go through the encoder's
@@ -24,6 +25,27 @@ def default_device(device: str | None) -> str:
     return "cpu"
 
 
+OFFICIAL_ONLY = ("encoder", "modality", "num_media_tokens", "encoder_options")
+
+
+def load_model(checkpoint: str, device: str, *, force: bool = False, **official: Any):
+    """A lamm checkpoint folder (``base_llm`` replaces the recorded base), or an official ``.pt`` delta
+    on ``base_llm`` + ``encoder`` as ``modality`` (default image: a 3D delta must say ``pcl``)."""
+    from pathlib import Path
+
+    from lamm.model.checkpoint import load_checkpoint, load_official
+
+    if Path(checkpoint).is_file():
+        if not (official.get("base_llm") and official.get("encoder")):
+            raise ValueError(f"{checkpoint}: an official .pt delta needs --base-llm and --encoder")
+        dtype = "bf16" if device.startswith("cuda") else "float32"
+        return load_official(checkpoint, dtype=dtype, device=device, **official)
+    given = sorted(k for k in OFFICIAL_ONLY if k in official)
+    if given:
+        raise ValueError(f"{checkpoint}: {', '.join(given)} apply to official .pt deltas only")
+    return load_checkpoint(checkpoint, base_llm=official.get("base_llm"), device=device, force=force)
+
+
 class LammAdapter(Adapter):
     kind = "lamm"
 
@@ -37,16 +59,15 @@ class LammAdapter(Adapter):
         force: bool = False,
         model: Any = None,
         tokenizer: Any = None,
+        **official: Any,
     ) -> None:
         super().__init__(f"lamm:{checkpoint}")
-        from lamm.model.checkpoint import load_checkpoint
-
         self.checkpoint = checkpoint
         self.max_new_tokens = max_new_tokens
         self.do_sample = do_sample
         self.device = default_device(device)
         if model is None:
-            model, tokenizer = load_checkpoint(checkpoint, device=self.device, force=force)
+            model, tokenizer = load_model(checkpoint, self.device, force=force, **official)
         self.model, self.tokenizer = model, tokenizer
         self.preprocess = model.encoder.preprocessor()
 
@@ -98,5 +119,6 @@ class LammAdapter(Adapter):
 
 
 @register_adapter("lamm")
-def build(arg: str, *, max_new_tokens: int = 256, device: str | None = None, **_: Any) -> LammAdapter:
-    return LammAdapter(arg, max_new_tokens=max_new_tokens, device=device)
+def build(arg: str, *, max_new_tokens: int = 256, device: str | None = None, **options: Any) -> LammAdapter:
+    official = {k: options[k] for k in ("base_llm", *OFFICIAL_ONLY) if k in options}
+    return LammAdapter(arg, max_new_tokens=max_new_tokens, device=device, **official)

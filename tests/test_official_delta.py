@@ -1,0 +1,147 @@
+"""Official LAMM deltas (``pytorch_model.pt``) run as they are: ``lamm eval --model lamm:DELTA.pt`` for
+2D and, with ``--modality pcl``, 3D; ``lamm checkpoint import-official`` / ``export-official``.
+
+The deltas are written as the official agent saves them (LAMM_FORMATS §5.5): a ``torch.save``d dict of
+the trainable parameters in fp16 (DeepSpeed fp16 training), ``llama_proj.*`` and peft's
+``llama_model.base_model.model.….lora_[AB].default.weight`` names."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+
+import pytest
+import torch
+import yaml
+from eval_helpers import make_benchmark_2d, make_benchmark_3d
+from model_helpers import tiny_config, tiny_dir
+from safetensors.torch import save_file
+
+from lamm.cli import main
+from lamm.model.checkpoint import load_official, official_encoder
+from lamm.model.config import LoraSettings, ModelConfig
+from lamm.model.lamm_model import build_model
+from lamm.train.config import preset_path
+
+TINY_EPCL = {
+    "num_points": 256, "num_groups": 16, "group_size": 8, "hidden_size": 32, "depth": 2, "num_heads": 4,
+    "pointnet_dims": [16, 32], "radius": 0.5, "num_prompt_tokens": 3, "num_tokens": 16,
+}  # fmt: skip
+
+
+def save_as_official(model, path):
+    """As the official agent: every requires_grad parameter by module path, fp16."""
+    state = OrderedDict()
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            key = name.replace("projector.", "llama_proj.", 1).replace("llm.", "llama_model.", 1)
+            state[key] = p.detach().to(torch.float16).clone()
+    assert all(k.startswith("llama_proj.") or ".lora_" in k and ".default." in k for k in state)
+    torch.save(state, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def delta_2d(tmp_path_factory):
+    torch.manual_seed(3)
+    model, _ = build_model(tiny_config(lora=True))
+    return save_as_official(model, tmp_path_factory.mktemp("d2") / "pytorch_model.pt")
+
+
+@pytest.fixture(scope="module")
+def delta_3d(tmp_path_factory):
+    """A 3D delta on a tiny EPCL-style encoder (weights file + the encoder keys that shrink the preset's)."""
+    root = tmp_path_factory.mktemp("d3")
+    enc = {**official_encoder("pcl", ""), **TINY_EPCL, "weights_format": "auto"}
+    enc.pop("path")
+    torch.manual_seed(4)
+    model, _ = build_model(
+        ModelConfig(llm=str(tiny_dir() / "llm"), encoder=enc, num_media_tokens=16, lora=LoraSettings(r=4))
+    )
+    save_file(
+        {
+            k[len("encoder.") :]: v.contiguous()
+            for k, v in model.state_dict().items()
+            if k.startswith("encoder.")
+        },
+        str(root / "epcl.safetensors"),
+    )
+    (root / "encoder.yaml").write_text(yaml.safe_dump({**TINY_EPCL, "weights_format": "auto"}), "utf-8")
+    return save_as_official(model, root / "pytorch_model.pt"), root
+
+
+def _base(encoder):
+    return ["--base-llm", str(tiny_dir() / "llm"), "--encoder", str(encoder), "--num-media-tokens", "16"]
+
+
+def _answers(run, name):
+    return json.loads((run / "answers" / name).read_text("utf-8"))
+
+
+def test_eval_runs_a_2d_delta_directly_and_after_import_export(delta_2d, tmp_path, capsys):
+    bench = make_benchmark_2d(tmp_path / "2D", n=3)
+    common = ["eval", "--benchmark-dir", str(bench), "--datasets", "CIFAR10", "--max-new-tokens", "4"]
+    base = _base(tiny_dir() / "clip")
+    assert main([*common, "--model", f"lamm:{delta_2d}", *base, "--out", str(tmp_path / "direct")]) == 0
+    assert "running it as a 2D (image) delta (--modality pcl for 3D)" in capsys.readouterr().err
+    direct = _answers(tmp_path / "direct", "Classification_CIFAR10.json")
+    assert [a["id"] for a in direct] == ["c0", "c1", "c2"]
+    assert {a["delta_path"] for a in direct} == {str(delta_2d)}
+    run = json.loads((tmp_path / "direct" / "run.json").read_text("utf-8"))["answer_options"]
+    assert run["base_llm"] == str(tiny_dir() / "llm") and run["num_media_tokens"] == 16
+
+    # import-official states the modality even for 2D (the folder records it for good)
+    ckpt = tmp_path / "ckpt"
+    assert main(["checkpoint", "import-official", str(delta_2d), *base, "--out", str(ckpt)]) == 2
+    assert "pass --modality pcl for a 3D (point-cloud) delta" in capsys.readouterr().err
+    args = ["checkpoint", "import-official", str(delta_2d), *base, "--modality", "image", "--out", str(ckpt)]
+    assert main(args) == 0
+    manifest = json.loads((ckpt / "manifest.json").read_text("utf-8"))
+    assert manifest["encoder"]["type"] == "clip" and manifest["lora"]["r"] == 4
+    assert main([*common, "--model", f"lamm:{ckpt}", "--out", str(tmp_path / "imported")]) == 0
+    imported = _answers(tmp_path / "imported", "Classification_CIFAR10.json")
+    assert [a["text"] for a in imported] == [a["text"] for a in direct]
+
+    # export-official: the official layout again, tensor for tensor (fp16 as saved)
+    out = tmp_path / "back.pt"
+    assert main(["checkpoint", "export-official", str(ckpt), "--out", str(out)]) == 0
+    orig, back = torch.load(delta_2d, weights_only=True), torch.load(out, weights_only=True)
+    assert sorted(back) == sorted(orig)
+    assert all(back[k].dtype == torch.float16 and torch.equal(back[k], orig[k]) for k in orig)
+    assert main(["checkpoint", "export-official", str(ckpt), "--out", str(out)]) == 2  # no overwrite
+
+
+def test_3d_delta_needs_its_modality_stated_then_runs_on_the_epcl_encoder(delta_3d, tmp_path, capsys):
+    delta, root = delta_3d
+    bench = make_benchmark_3d(tmp_path / "3D", n=2)
+    args = ["eval", "--model", f"lamm:{delta}", *_base(root / "epcl.safetensors"), "--benchmark-dir",
+            str(bench), "--max-new-tokens", "3", "--encoder-config", str(root / "encoder.yaml")]  # fmt: skip
+    assert main([*args, "--out", str(tmp_path / "refused")]) == 2
+    err = capsys.readouterr().err
+    assert "does not record its modality" in err and "pass --modality pcl for a 3D" in err
+    assert not (tmp_path / "refused").exists()  # refused before any model is loaded
+
+    assert main([*args, "--modality", "pcl", "--out", str(tmp_path / "run")]) == 0
+    answers = _answers(tmp_path / "run", "VQA_ScanQA_multiplechoice.json")
+    assert [a["id"] for a in answers] == ["s0", "s1"] and all(isinstance(a["text"], str) for a in answers)
+    results = json.loads((tmp_path / "run" / "results.json").read_text("utf-8"))
+    assert results["datasets"]["ScanQA_multiplechoice"]["n_answered"] == 2
+    rows = [json.loads(x) for x in (tmp_path / "run" / "answers.jsonl").open()]
+    assert all("<Pcl>" in p or "<Img>" in p for r in rows for p in r["prompt"])
+
+
+def test_pcl_deltas_load_onto_the_lamm_13b_3d_encoder(delta_3d):
+    enc = official_encoder("pcl", "/models/epcl.pth")
+    preset = yaml.safe_load(preset_path("lamm-13b-3d").read_text("utf-8"))
+    assert enc == {**preset["model"]["encoder"], "path": "/models/epcl.pth"}
+    assert (enc["style"], enc["hidden_size"], enc["num_tokens"], enc["depth"]) == ("epcl", 1024, 256, 24)
+    assert official_encoder("image", "clip") == {"type": "clip", "feature": "local", "path": "clip"}
+    # the 3D delta's weights land where they belong: projector and LoRA equal the fp16 file's values
+    delta, root = delta_3d
+    model, _ = load_official(
+        delta, base_llm=str(tiny_dir() / "llm"), encoder=str(root / "epcl.safetensors"), modality="pcl",
+        num_media_tokens=16, encoder_options={**TINY_EPCL, "weights_format": "auto"},
+    )  # fmt: skip
+    raw = torch.load(delta, weights_only=True)
+    assert model.modality == "pcl" and model.encoder.cfg.style == "epcl"
+    assert torch.equal(model.projector.weight.to(torch.float16), raw["llama_proj.weight"])
