@@ -156,7 +156,9 @@ def test_bad_records_raise_or_are_skipped_and_listed(tmp_path):
     assert [s["id"] for s in sq["skipped"]] == ["q3"] and "injected failure" in sq["skipped"][0]["error"]
     assert res["datasets"]["CIFAR10"]["n_answered"] == 2
     official = json.loads((tmp_path / "r2" / "answers" / "Classification_CIFAR10.json").read_text())
-    assert [a["id"] for a in official] == ["c0", "c3"]
+    assert [a["id"] for a in official] == ["c0", "c1", "c2", "c3"]  # aligned with the meta file
+    assert [a.get("skipped") for a in official] == [None, skipped[0]["error"], skipped[1]["error"], None]
+    assert official[1]["text"] == "" and official[0]["text"]
     # the image is repaired: a rerun answers the skipped record and it leaves the error list
     (bench / "cifar10_images" / "2.png").write_bytes((bench / "cifar10_images" / "0.png").read_bytes())
     res = evaluate(_cfg(bench, tmp_path / "r2", names="CIFAR10", on_error="skip"), EchoAdapter())

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lamm.bench.eval.adapters import GenFailure
-from lamm.formats.answers import read_answers
+from lamm.formats.answers import is_placeholder, read_answers
 from lamm.formats.benchmark import BenchRecord, load_benchmark, meta_path
 from lamm.llm_client import DiskCache, cache_key
 from lamm.protocol.datasets import DatasetSpec, find_dataset
@@ -141,7 +141,7 @@ def _by_id(folder: Path, spec: DatasetSpec) -> dict[str, str] | None:
         rows = read_answers(folder, spec)
     except Exception:  # noqa: BLE001 - a run without this dataset is reported, not fatal
         return None
-    return {str(r["id"]): r["text"] for r in rows}
+    return {str(r["id"]): r["text"] for r in rows if not is_placeholder(r)}  # skipped: no answer
 
 
 def judge_dataset(

@@ -339,7 +339,7 @@ def render_html(runs: list[Run], radar: bytes) -> str:
                        if png else f"<span class='small'>{e(str(ex['media'] or ''))}</span>")  # fmt: skip
                 out.append(
                     f"<div class='ex'>{img}<div><div class='small'>{e(run.name)} · record {ex['index']} "
-                    f"({e(ex['id'])})</div><pre><b>Q:</b> {e(ex['query'][:400])}</pre>"
+                    f"({e(str(ex['id']))})</div><pre><b>Q:</b> {e(ex['query'][:400])}</pre>"
                     f"<pre><b>A:</b> {e(_answer_text(ex['text'])[:600])}</pre></div></div>"
                 )
     out.append("</body></html>")

@@ -3,7 +3,8 @@
 Answers pair with meta records **by position**, as in the official evaluators. Everything the official
 code would crash on or silently drop (a count or id mismatch, a missing or truncated image, an answer of
 the wrong type) is a :class:`FormatError` naming the file and record, or with ``on_error="skip"`` an
-entry of ``skipped`` while the rest is scored. No torch import here.
+entry of ``skipped`` while the rest is scored. A placeholder (a record ``lamm eval`` skipped, see
+``lamm.formats.answers``) is always an entry of ``skipped`` and never scored. No torch import here.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from lamm.bench.metrics2d import METRICS_2D, Context, Item, Outcome
 from lamm.bench.metrics3d import METRICS_3D
 from lamm.formats import FormatError, load_benchmark, media_file, read_answers
-from lamm.formats.answers import answer_path, check_answer
+from lamm.formats.answers import PLACEHOLDER_REASON, SKIPPED, answer_path, check_answer, is_placeholder
 from lamm.formats.benchmark import meta_path
 from lamm.protocol.datasets import DatasetSpec, datasets_2d, find_dataset
 
@@ -178,6 +179,11 @@ def score_dataset(
     n_bad = 0
     for rec, ans in zip(records, answers):
         i = rec.index
+        if is_placeholder(ans):  # reported, never scored, whatever on_error (it is no format error)
+            reason = f"{PLACEHOLDER_REASON}: {ans[SKIPPED]}"
+            skipped.append({"index": i, "id": ans.get("id"), "reason": reason, "file": src})
+            n_bad += 1
+            continue
         try:
             check_answer(src, spec, i, ans)
             if "id" in ans and str(ans["id"]) != rec.id:

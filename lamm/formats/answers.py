@@ -2,6 +2,11 @@
 
 Official layout (LAMM_FORMATS §3.1): ``[{"id", "text", "delta_path"}, ...]`` in meta-file order, dumped
 with ``indent=4``; for ``Keypoints_Detection_LSP.json`` ``text`` is an object joint-name -> answer.
+
+Official scorers pair answers with meta records by position (``zip``), so a record ``lamm eval`` skipped
+keeps its place as a *placeholder*: ``{"id", "text": "", "delta_path", "skipped": REASON}`` (LSP: every
+joint ""). An official scorer reads it as an unparseable (wrong) answer; lamm's scorer reports it as
+skipped and leaves it out of the score, as ``lamm eval`` does (docs/formats.md).
 """
 
 from __future__ import annotations
@@ -11,7 +16,10 @@ from typing import Any
 
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import iter_jsonl, read_json_array, write_json_official
-from lamm.protocol.datasets import DatasetSpec
+from lamm.protocol.datasets import LSP_JOINTS, DatasetSpec
+
+SKIPPED = "skipped"  # the placeholder's field: why the record has no answer
+PLACEHOLDER_REASON = "placeholder of a record lamm eval skipped"  # how scoring reports one
 
 
 def answer_path(path: str | Path, spec: DatasetSpec) -> Path:
@@ -60,9 +68,25 @@ def read_answers(path: str | Path, spec: DatasetSpec, *, validate: bool = True) 
     return answers
 
 
+def placeholder(spec: DatasetSpec, rid: Any, reason: str, delta_path: str = "") -> dict[str, Any]:
+    """The entry standing in for a record without an answer, so later entries keep their position."""
+    text: str | dict[str, str] = dict.fromkeys(LSP_JOINTS, "") if keypoint_text(spec) else ""
+    return {"id": rid, "text": text, "delta_path": delta_path, SKIPPED: reason}
+
+
+def is_placeholder(ans: dict[str, Any]) -> bool:
+    return SKIPPED in ans
+
+
 def write_official_answers(out_dir: str | Path, spec: DatasetSpec, answers: list[dict[str, Any]]) -> Path:
-    """Write ``<out_dir>/<Task>_<Dataset>.json`` exactly as official inference does."""
+    """Write ``<out_dir>/<Task>_<Dataset>.json`` exactly as official inference does (placeholders keep
+    their ``skipped`` field)."""
     path = Path(out_dir) / spec.answer_file
-    rows = [{"id": a["id"], "text": a["text"], "delta_path": a.get("delta_path", "")} for a in answers]
+    rows = []
+    for a in answers:
+        row = {"id": a["id"], "text": a["text"], "delta_path": a.get("delta_path", "")}
+        if is_placeholder(a):
+            row[SKIPPED] = a[SKIPPED]
+        rows.append(row)
     write_json_official(path, rows)
     return path

@@ -17,7 +17,8 @@ from lamm.protocol.datasets import DATASETS, LSP_JOINTS, DatasetSpec
 
 @dataclass(frozen=True)
 class BenchRecord:
-    """One benchmark record, in file order (``index``); ``raw`` keeps every stored field."""
+    """One benchmark record, in file order (``index``); ``raw`` keeps every stored field. ``id`` is the
+    string the official code compares (``str(id)``, or ``str(index)`` when the record has none)."""
 
     index: int
     id: str
@@ -27,6 +28,17 @@ class BenchRecord:
 
     def __getitem__(self, key: str) -> Any:
         return self.raw[key]
+
+    @property
+    def json_id(self) -> str | int:
+        """The id as answer files write it back: the stored value with its JSON type (an int stays an
+        int), or ``str(index)`` as ChEF assigns when the record has no id."""
+        return self.raw["id"] if "id" in self.raw else self.id
+
+
+def record_id(rec: dict[str, Any], index: int) -> str:
+    """As the ChEF readers: ``str(item['id']) if 'id' in item else str(index)`` (the id is optional)."""
+    return str(rec["id"]) if "id" in rec else str(index)
 
 
 def _is_num(x: Any) -> bool:
@@ -123,11 +135,11 @@ def _check_gt(spec: DatasetSpec, rec: dict[str, Any]) -> tuple[str, str] | None:
 def check_bench_record(path: str | Path, spec: DatasetSpec, index: int, rec: dict[str, Any]) -> BenchRecord:
     """Validate one meta record of ``spec``; a FormatError names file, record index, id and field."""
     rid = rec.get("id")
-    for f in ("id", spec.media_key, "query"):
+    for f in (spec.media_key, "query"):
         if f not in rec:
             raise FormatError(path, "missing field", index=index, record_id=rid, field=f)
-    if not (isinstance(rid, str) or _is_int(rid)):
-        raise FormatError(path, f"id must be a string, got {rid!r}", index=index, field="id")
+    if "id" in rec and not (isinstance(rid, str) or _is_int(rid)):
+        raise FormatError(path, f"id must be a string or an integer, got {rid!r}", index=index, field="id")
     media = rec[spec.media_key]
     if not isinstance(media, str) or not media:
         raise FormatError(
@@ -138,7 +150,7 @@ def check_bench_record(path: str | Path, spec: DatasetSpec, index: int, rec: dic
     problem = _check_gt(spec, rec)
     if problem:
         raise FormatError(path, problem[1], index=index, record_id=rid, field=problem[0])
-    return BenchRecord(index, str(rid), media, rec["query"], rec)
+    return BenchRecord(index, record_id(rec, index), media, rec["query"], rec)
 
 
 def meta_path(benchmark_dir: str | Path, spec: DatasetSpec) -> Path:

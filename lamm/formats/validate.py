@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lamm.formats.answers import check_answer
-from lamm.formats.benchmark import check_bench_record, meta_path, spec_for_file
+from lamm.formats.benchmark import check_bench_record, meta_path, record_id, spec_for_file
 from lamm.formats.errors import FormatError
 from lamm.formats.instruct import check_instruct_record, media_key_of
 from lamm.formats.jsonio import iter_jsonl, read_json_array
@@ -460,12 +460,12 @@ def _validate_answers(path, records, spec, root, report, problem) -> None:
                     ),
                 )
             continue
-        if rid is not None and str(rid) != str(meta[pos].get("id")):
+        if rid is not None and str(rid) != record_id(meta[pos], pos):
             problem(
                 "answers",
                 FormatError(
                     path,
-                    f"answer id does not match meta record {pos} id {meta[pos].get('id')!r} "
+                    f"answer id does not match meta record {pos} id {record_id(meta[pos], pos)!r} "
                     + ("(run logs pair by index)" if run_log else "(answers pair by position)"),
                     index=i,
                     record_id=rid,

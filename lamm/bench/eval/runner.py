@@ -27,7 +27,7 @@ from lamm.bench.eval import prompts as P
 from lamm.bench.eval import sharding
 from lamm.bench.eval.adapters import Adapter, GenFailure, GenRequest, build_adapter
 from lamm.bench.eval.store import AnswerStore
-from lamm.formats.answers import write_official_answers
+from lamm.formats.answers import PLACEHOLDER_REASON, placeholder, write_official_answers
 from lamm.formats.benchmark import BenchRecord, load_benchmark, media_file, meta_path
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import write_json_official
@@ -159,12 +159,12 @@ def answer_batch(
 
 
 def _answer_row(spec: DatasetSpec, rec: BenchRecord, text: Any, prompt: list[str]) -> dict[str, Any]:
-    return {"dataset": spec.key, "index": rec.index, "id": rec.id, "text": text, "prompt": prompt}
+    return {"dataset": spec.key, "index": rec.index, "id": rec.json_id, "text": text, "prompt": prompt}
 
 
 def _error_row(exc: RecordFailed) -> dict[str, Any]:
     r = exc.record
-    return {"dataset": exc.spec.key, "index": r.index, "id": r.id, "error": exc.reason}
+    return {"dataset": exc.spec.key, "index": r.index, "id": r.json_id, "error": exc.reason}
 
 
 def run_dataset(
@@ -329,14 +329,12 @@ def finish(cfg: EvalConfig, adapter: Adapter, store: AnswerStore, world: int, st
         if cfg.limit is not None:
             records = records[: cfg.limit]
         rows = [answers.get((spec.key, r.index)) for r in records]
-        present = [
-            {"id": row["id"], "text": row["text"], "delta_path": adapter.delta_path} for row in rows if row
-        ]
         skipped = [
-            {"index": r.index, "id": r.id, "error": errors[(spec.key, r.index)]["error"]}
+            {"index": r.index, "id": r.json_id, "error": errors[(spec.key, r.index)]["error"]}
             for r, row in zip(records, rows)
             if row is None and (spec.key, r.index) in errors
         ]
+        official = official_rows(spec, records, rows, errors, adapter.delta_path)
         missing = sum(1 for row in rows if row is None)
         entry: dict[str, Any] = {
             "dataset": spec.name,
@@ -344,34 +342,50 @@ def finish(cfg: EvalConfig, adapter: Adapter, store: AnswerStore, world: int, st
             "task": spec.task,
             "answer_file": f"{OFFICIAL_DIR}/{spec.answer_file}",
             "n_records": len(records),
-            "n_answered": len(present),
+            "n_answered": sum(1 for row in rows if row),
             "skipped": skipped,
             "missing": missing,
         }
-        write_official_answers(cfg.out / OFFICIAL_DIR, spec, present)
-        if cfg.score and present:
-            entry.update(score_answers(cfg, spec, records, rows))
+        write_official_answers(cfg.out / OFFICIAL_DIR, spec, official)
+        if cfg.score and any(rows):
+            entry.update(score_answers(cfg, spec, official))
         results["datasets"][spec.key] = entry
     write_json_official(cfg.out / RESULTS, results)
     return results
 
 
-def score_answers(
-    cfg: EvalConfig, spec: DatasetSpec, records: list[BenchRecord], rows: list[dict[str, Any] | None]
-) -> dict[str, Any]:
-    """Score with ``lamm score``'s code; per-sample details go to ``scores/<dataset>.json``."""
+def official_rows(
+    spec: DatasetSpec,
+    records: list[BenchRecord],
+    rows: list[dict[str, Any] | None],
+    errors: dict[tuple[str, int], dict[str, Any]],
+    delta_path: str,
+) -> list[dict[str, Any]]:
+    """The official answer file's entries, one per record in meta order: a record without an answer
+    gets a placeholder (its error as the reason), so official scorers (``zip``) stay aligned."""
+    out = []
+    for r, row in zip(records, rows):
+        if row:
+            out.append({"id": row["id"], "text": row["text"], "delta_path": delta_path})
+        else:
+            err = errors.get((spec.key, r.index), {}).get("error", "not answered")
+            out.append(placeholder(spec, r.json_id, err, delta_path))
+    return out
+
+
+def score_answers(cfg: EvalConfig, spec: DatasetSpec, official: list[dict[str, Any]]) -> dict[str, Any]:
+    """Score the official file's entries with ``lamm score``'s code (placeholders are reported as
+    skipped, not scored, so ``lamm score`` on the file gives these numbers); per-sample details go to
+    ``scores/<dataset>.json``. Records beyond ``--limit`` are reported as unanswered positions."""
     from lamm.bench.score import score_dataset
 
-    # Scoring pairs answers with meta records by position: a record without an answer (skipped, or
-    # beyond --limit) gets an entry without text, which scoring skips instead of shifting the rest.
-    answers = [{"id": r.id, "text": row["text"]} if row else {"id": r.id} for r, row in zip(records, rows)]
-    score = score_dataset(cfg.benchmark_dir, spec, answers, protocol=cfg.protocol, on_error="skip")
+    score = score_dataset(cfg.benchmark_dir, spec, official, protocol=cfg.protocol, on_error="skip")
     samples = score.pop("samples", None)
     if samples is not None:
         write_json_official(cfg.out / SCORES_DIR / f"{spec.key}.json", samples)
     unscored = score.pop("skipped", [])
     score["n_unscored"] = len(unscored)
-    routine = ("missing field", "no answer at this position")
+    routine = (PLACEHOLDER_REASON, "no answer at this position")
     score["unscored"] = [u for u in unscored if not str(u.get("reason")).startswith(routine)][:50]
     return {"score": score, "metric": score.get("metric"), "value": score.get("value"),
             "parse_failure_rate": score.get("parse_failure_rate")}  # fmt: skip

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lamm.bench.eval.adapters import Adapter, register_adapter
-from lamm.formats.answers import answer_path, read_answers
+from lamm.formats.answers import PLACEHOLDER_REASON, SKIPPED, answer_path, is_placeholder, read_answers
 from lamm.formats.benchmark import BenchRecord
 from lamm.formats.errors import FormatError
 from lamm.protocol.datasets import DatasetSpec
@@ -46,6 +46,14 @@ class AnswersAdapter(Adapter):
                 index=record.index,
                 record_id=record.id,
                 field="id",
+            )
+        if is_placeholder(ans):
+            raise FormatError(
+                path,
+                f"{PLACEHOLDER_REASON} ({ans[SKIPPED]}), not an answer",
+                index=record.index,
+                record_id=record.id,
+                field=SKIPPED,
             )
         return ans["text"]
 
