@@ -33,7 +33,12 @@ class InstructSample:
 def check_conversation(
     conv: Any, *, path: str | Path | None = None, index: int | None = None, record_id: Any = None
 ) -> None:
-    """Alternating human/gpt turns starting with human, string values, at least one gpt turn."""
+    """human/gpt turns starting with human, string values, at least one gpt turn.
+
+    Any order after the first human turn is accepted, as the official trainer (``build_one_instance``)
+    accepts it: every gpt turn is supervised and every human turn is prompt (see
+    :func:`turn_order_note`). A conversation without a gpt turn is refused: the official trainer would
+    take it and learn nothing from it."""
 
     def fail(msg: str) -> None:
         raise FormatError(path, msg, index=index, record_id=record_id, field="conversations")
@@ -45,12 +50,23 @@ def check_conversation(
             fail(f"turn {t} must be an object with 'from' and 'value'")
         if turn["from"] not in ROLES:
             fail(f"turn {t} has role {turn['from']!r}; only 'human' and 'gpt' are allowed")
-        if turn["from"] != ROLES[t % 2]:
-            fail(f"turn {t} is {turn['from']!r} but turns must alternate human/gpt starting with human")
         if not isinstance(turn["value"], str):
             fail(f"turn {t} value must be a string")
-    if len(conv) < 2:
+    if conv[0]["from"] != "human":
+        fail("turn 0 is 'gpt' but the first turn must be 'human'")
+    if not any(turn["from"] == "gpt" for turn in conv):
         fail("has no gpt turn, so nothing to learn from")
+
+
+def turn_order_note(conv: list[dict[str, str]]) -> str | None:
+    """A warning for a valid conversation whose turns do not alternate human/gpt, else None."""
+    roles = [turn["from"] for turn in conv]
+    if all(role == ROLES[t % 2] for t, role in enumerate(roles)):
+        return None
+    return (
+        f"turns do not alternate ({', '.join(roles)}); accepted as the official trainer accepts them: "
+        "each gpt turn is supervised, each human turn is prompt"
+    )
 
 
 def media_key_of(rec: dict[str, Any]) -> str | None:

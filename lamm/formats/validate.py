@@ -22,7 +22,7 @@ from typing import Any
 from lamm.formats.answers import check_answer
 from lamm.formats.benchmark import check_bench_record, meta_path, record_id, spec_for_file
 from lamm.formats.errors import FormatError
-from lamm.formats.instruct import check_instruct_record, media_key_of
+from lamm.formats.instruct import check_instruct_record, media_key_of, turn_order_note
 from lamm.formats.jsonio import iter_jsonl, read_json_array
 from lamm.formats.media import check_image, load_npy_points
 from lamm.formats.paths import data_root, resolve_media
@@ -78,6 +78,7 @@ class ValidationReport:
     media_missing: int = 0
     media_corrupt: int = 0
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # accepted, but worth knowing; ``ok`` stays
 
     @property
     def ok(self) -> bool:
@@ -113,6 +114,8 @@ class ValidationReport:
             },
             "problem_count": len(self.problems),
             "problems": [p.to_json() for p in self.problems],
+            "warning_count": len(self.warnings),
+            "warnings": [w.to_json() for w in self.warnings],
         }
 
     def format_text(self, max_problems: int = 50) -> str:
@@ -145,6 +148,11 @@ class ValidationReport:
                 lines.append(f"  ... {len(self.problems) - max_problems} more (use --json for all)")
         else:
             lines.append("no problems found")
+        if self.warnings:
+            lines.append(f"warnings ({len(self.warnings)}):")
+            lines += [f"  [{w.kind}] {w}" for w in self.warnings[:max_problems]]
+            if len(self.warnings) > max_problems:
+                lines.append(f"  ... {len(self.warnings) - max_problems} more (use --json for all)")
         return "\n".join(lines)
 
 
@@ -331,6 +339,11 @@ def _validate_instruct(path, records, media_root, report, problem) -> list[_Ref]
         if sample is not None:
             report.task_types[sample.task_type] += 1
             report.turns.append(sum(1 for t in sample.conversations if t["from"] == "gpt"))
+            note = turn_order_note(sample.conversations)
+            if note:
+                report.warnings.append(
+                    Problem("turns", FormatError(path, note, index=i, record_id=rid, field="conversations"))
+                )
             if sample.task_type not in known:
                 problem(
                     "schema",
