@@ -145,3 +145,27 @@ def test_pcl_deltas_load_onto_the_lamm_13b_3d_encoder(delta_3d):
     raw = torch.load(delta, weights_only=True)
     assert model.modality == "pcl" and model.encoder.cfg.style == "epcl"
     assert torch.equal(model.projector.weight.to(torch.float16), raw["llama_proj.weight"])
+
+
+def test_chat_refuses_a_point_cloud_without_modality_and_other_adapters_refuse_base_options(
+    delta_3d, tmp_path, capsys
+):
+    import numpy as np
+
+    delta, root = delta_3d
+    np.save(tmp_path / "scene.npy", np.zeros((64, 3), dtype=np.float32))
+    chat = ["chat", "--checkpoint", str(delta), *_base(root / "epcl.safetensors"), "--image"]
+    assert main([*chat, str(tmp_path / "scene.npy")]) == 2
+    assert "lamm chat:" in (err := capsys.readouterr().err) and "pass --modality pcl for a 3D" in err
+    bench = make_benchmark_2d(tmp_path / "2D", n=1)
+    args = [
+        "eval",
+        "--model",
+        "baseline:trivial",
+        "--benchmark-dir",
+        str(bench),
+        "--out",
+        str(tmp_path / "r"),
+    ]
+    assert main([*args, "--encoder", "clip"]) == 2
+    assert "--encoder applies to lamm: models only" in capsys.readouterr().err
