@@ -382,10 +382,12 @@ def load_official(
     lora_alpha: int = 32,
     dtype: str = "float32",
     device: str | torch.device | None = None,
+    template: str = "lamm-v1",
 ):
     """An official LAMM delta (``pytorch_model.pt``) on its bases (Vicuna + CLIP ViT-L/14), ready to use:
     LoRA rank and target layers are read from the file, alpha is the paper's 32. Returns (model, tokenizer).
-    Nothing pins the base here (the official files carry no manifest): choose it carefully."""
+    Nothing pins the base here (the official files carry no manifest): choose it carefully. ``template``:
+    the conversation layout the delta was trained with (``llama2-chat`` for the LLaMA-2-chat delta)."""
     from lamm.model.config import LoraSettings
     from lamm.model.lamm_model import build_model
 
@@ -405,6 +407,7 @@ def load_official(
         num_media_tokens=num_media_tokens,
         lora=LoraSettings(r=ranks.pop(), alpha=lora_alpha, target_modules=targets),
         dtype=dtype,
+        template=template,
     )
     model, tokenizer = build_model(config)
     import_official(model, path)
