@@ -186,3 +186,74 @@ def test_openai_sampling_options_reach_the_request(tmp_path, monkeypatch):
         sampled.generate([GenRequest(None, "image", "SYS", "Another?")])
     assert [(e["temperature"], e["top_p"]) for e in stub.log] == [(0.0, None), (1.0, 0.9)]
     assert sampled.decoding()["top_p"] == 0.9
+
+
+def test_scorers_tolerate_the_raw_whitespace(tmp_path):
+    """Raw answers (' text\\n', as a LLaMA decode before '###' leaves them) score exactly as stripped ones,
+    on every LAMM-Mini dataset (2D and 3D), both protocols."""
+    from lamm.bench.score import score_dataset
+    from lamm.data.mini import build_mini
+    from lamm.data.mini.oracle import oracle_answers
+    from lamm.protocol.datasets import datasets_2d, datasets_3d
+
+    build_mini(tmp_path, seed=3, train=2, test=6, image_size=64, progress=False)
+
+    def raw(text):
+        return {k: raw(v) for k, v in text.items()} if isinstance(text, dict) else f" {text}\n"
+
+    checked = 0
+    for bench, specs in (
+        (tmp_path / "2D_Benchmark", datasets_2d()),
+        (tmp_path / "3D_Benchmark", datasets_3d()),
+    ):
+        for spec in specs:
+            answers = oracle_answers(bench, spec)
+            padded = [{**a, "text": raw(a["text"])} for a in answers]
+            for protocol in ("lamm", "lamm-v1"):
+                a = score_dataset(bench, spec, answers, protocol=protocol)
+                b = score_dataset(bench, spec, padded, protocol=protocol)
+                assert (b["value"], b["parse_failure_rate"]) == (a["value"], a["parse_failure_rate"]), (
+                    spec.key
+                )
+                checked += 1
+    assert checked == 2 * (len(datasets_2d()) + len(datasets_3d()))
+
+
+def test_eval_template_option_prompts_with_that_template(pcl_ckpt, tmp_path, capsys):
+    bench = make_benchmark_3d(tmp_path / "3D", n=1)
+    args = ["eval", "--model", f"lamm:{pcl_ckpt}", "--benchmark-dir", str(bench), "--out", str(tmp_path / "r"),
+            "--max-new-tokens", "2", "--no-score"]  # fmt: skip
+    assert main([*args, "--template", "llama2-chat"]) == 0
+    (row,) = _rows(tmp_path / "r")
+    assert row["prompt"][0].startswith("  [INST]: <Pcl><media></Pcl> [INST]<<SYS>>\n")
+    assert row["prompt"][0].endswith("\n \n  [/INST]:")
+    assert (
+        json.loads((tmp_path / "r" / "results.json").read_text())["run"]["decoding"]["template"]
+        == "llama2-chat"
+    )
+    capsys.readouterr()
+    assert main(args) == 2  # resuming with the checkpoint's own template would mix two layouts
+    assert "template: 'llama2-chat' there, 'unset' now" in capsys.readouterr().err
+
+
+def test_hf_sampling_options_reach_generate(tmp_path):
+    from eval_helpers import make_tiny_llava
+
+    from lamm.bench.eval.adapters import GenRequest, build_adapter
+
+    path = make_tiny_llava(tmp_path)
+    bench = make_benchmark_2d(tmp_path / "2D", n=2)
+    reqs = [
+        GenRequest(bench / "cifar10_images" / f"{i}.png", "image", "SYS", "What is it?") for i in range(2)
+    ]
+    greedy = build_adapter(f"hf:{path}", max_new_tokens=6)
+    options = decoding_options("greedy", {"2d"}, do_sample=True, temperature=5.0, max_new_tokens=6)
+    sampled = build_adapter(f"hf:{path}", **options)
+    torch.manual_seed(0)
+    first = sampled.generate(reqs)
+    torch.manual_seed(0)
+    assert sampled.generate(reqs) == first  # seeded
+    assert first != greedy.generate(reqs)  # and really sampled
+    dec = sampled.decoding()
+    assert (dec["do_sample"], dec["temperature"], dec["top_p"], dec["top_k"]) == (True, 5.0, 0.9, 50)
+    assert greedy.decoding()["do_sample"] is False
