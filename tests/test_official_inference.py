@@ -257,3 +257,20 @@ def test_hf_sampling_options_reach_generate(tmp_path):
     dec = sampled.decoding()
     assert (dec["do_sample"], dec["temperature"], dec["top_p"], dec["top_k"]) == (True, 5.0, 0.9, 50)
     assert greedy.decoding()["do_sample"] is False
+
+
+def test_3d_run_folder_from_before_the_vision_tags_key_resumes_as_pcl(pcl_ckpt, tmp_path, capsys):
+    bench = make_benchmark_3d(tmp_path / "3D", n=2)
+    run = tmp_path / "run"
+    base = ["eval", "--model", f"lamm:{pcl_ckpt}", "--benchmark-dir", str(bench), "--out", str(run),
+            "--max-new-tokens", "2", "--no-score", "--limit", "1"]  # fmt: skip
+    assert main(base) == 0
+    info = json.loads((run / "run.json").read_text())
+    assert info["answer_options"] == {"max_new_tokens": 2, "vision_tags": "pcl"}
+    del info["answer_options"]["vision_tags"]  # as written before this key existed (always <Pcl>)
+    (run / "run.json").write_text(json.dumps(info))
+    assert main([*base[:-2]]) == 0  # resumes (lamm protocol: <Pcl>) and answers the second record
+    assert len(_rows(run)) == 2
+    capsys.readouterr()
+    assert main([*base, "--protocol", "lamm-v1"]) == 2
+    assert "vision_tags: 'pcl' there, 'image' now" in capsys.readouterr().err

@@ -305,6 +305,8 @@ def _check_run_dir(cfg: EvalConfig) -> None:
                 "choose another --out"
             )
         before = prev.get("answer_options")
+        if before is not None and "vision_tags" in options:
+            before = {"vision_tags": "pcl", **before}  # folders from before the key: lamm always used <Pcl>
         if before is not None and before != options:
             diff = ", ".join(
                 f"{k}: {before.get(k, 'unset')!r} there, {options.get(k, 'unset')!r} now"
