@@ -234,6 +234,9 @@ def test_eval_template_option_prompts_with_that_template(pcl_ckpt, tmp_path, cap
     capsys.readouterr()
     assert main(args) == 2  # resuming with the checkpoint's own template would mix two layouts
     assert "template: 'llama2-chat' there, 'unset' now" in capsys.readouterr().err
+    assert main([*args[:6], str(tmp_path / "bad"), *args[7:], "--template", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "--template: unknown template 'nope'" in err and "Traceback" not in err
 
 
 def test_hf_sampling_options_reach_generate(tmp_path):

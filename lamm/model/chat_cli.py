@@ -25,7 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="system message before the first question (default: none; official .pt: cli_demo.py's)",
     )
     parser.add_argument("--max-new-tokens", type=int, default=256)
-    parser.add_argument("--sample", action="store_true", help="sample (official: top_p 0.9, temperature 1.0)")
+    parser.add_argument(
+        "--sample",
+        "--do-sample",
+        dest="sample",
+        action="store_true",
+        help="sample (official: top_p 0.9, top_k 50, temperature 1.0); --do-sample as in lamm eval",
+    )
     parser.add_argument("--top-p", type=float, default=0.9)
     parser.add_argument("--top-k", type=int, default=50)
     parser.add_argument("--temperature", type=float, default=1.0)

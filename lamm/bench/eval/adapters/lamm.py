@@ -64,7 +64,10 @@ class LammAdapter(Adapter):
         if model is None:
             model, tokenizer = load_checkpoint(checkpoint, device=self.device, force=force)
         if template is not None:  # e.g. llama2-chat for an official delta trained with conv_llama2
-            get_template(template)
+            try:
+                get_template(template)
+            except KeyError as exc:
+                raise ValueError(f"--template: {exc.args[0]}") from None
             model.config.template = template
         self.model, self.tokenizer = model, tokenizer
         self.preprocess = model.encoder.preprocessor()
