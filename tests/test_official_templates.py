@@ -215,16 +215,18 @@ def test_chat_on_official_delta_uses_cli_demo_layout_and_commands(official_delta
     assert "Traceback" not in err
 
 
-def test_chat_bad_start_image_and_template_are_clear_errors(official_delta, tmp_path):
+def test_chat_bad_start_image_and_template_are_clear_errors(official_delta, tmp_path, capsys):
+    from lamm.cli import main
+
     delta, _ = official_delta
     root = tiny_dir()
-    base = ["--checkpoint", str(delta), "--base-llm", str(root / "llm"), "--encoder", str(root / "clip"),
+    base = ["chat", "--checkpoint", str(delta), "--base-llm", str(root / "llm"), "--encoder", str(root / "clip"),
             "--num-media-tokens", "16"]  # fmt: skip
-    proc = chat([*base, "--image", str(tmp_path / "nope.png")], "")
-    assert proc.returncode == 2 and f"cannot read {tmp_path / 'nope.png'}" in proc.stderr
-    assert "Traceback" not in proc.stderr
-    proc = chat([*base, "--template", "nope"], "")
-    assert proc.returncode == 2 and "unknown template 'nope'" in proc.stderr and "llama2-chat" in proc.stderr
+    assert main([*base, "--image", str(tmp_path / "nope.png")]) == 2
+    assert f"cannot read {tmp_path / 'nope.png'}" in capsys.readouterr().err
+    assert main([*base, "--template", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown template 'nope'" in err and "llama2-chat" in err
 
 
 def test_load_official_takes_the_template(official_delta):
