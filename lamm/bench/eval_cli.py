@@ -18,6 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from lamm.bench.eval.decoding import decoding_options
 from lamm.bench.eval.runner import EvalConfig, RecordFailed, evaluate, select_datasets
 from lamm.model.official_args import (
     add_base_arguments,
@@ -39,8 +40,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=None, help="first N records of each dataset")
     p.add_argument("--on-error", choices=["raise", "skip"], default="raise", help="bad records: stop or skip")
     p.add_argument("--max-new-tokens", type=int, default=None, help="generation length (adapter default)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--protocol", default="lamm", choices=["lamm", "lamm-v1"], help="scoring protocol")
+    p.add_argument(
+        "--decoding",
+        default="greedy",
+        choices=["greedy", "official"],
+        help="greedy (default) or the official v1 sampling: top_p 0.9, temperature 1.0, top_k 50, "
+        "400 new tokens for 2D and 800 for 3D; the flags below override single values",
+    )
+    p.add_argument("--do-sample", action="store_true", help="sample instead of greedy decoding")
+    p.add_argument("--top-p", type=float, default=None, help="sampling: nucleus mass (default 0.9)")
+    p.add_argument("--top-k", type=int, default=None, help="sampling: top-k, 0 off (default 50; not openai)")
+    p.add_argument("--temperature", type=float, default=None, help="sampling: temperature (default 1.0)")
+    p.add_argument("--seed", type=int, default=0, help="seeds sampling (and anything else random)")
+    p.add_argument(
+        "--protocol",
+        default="lamm",
+        choices=["lamm", "lamm-v1"],
+        help="scoring protocol; lamm-v1 also prompts lamm 3D models with <Img> tags, as official inference did",
+    )
+    p.add_argument(
+        "--template", default=None, help="lamm: conversation template to prompt with (e.g. llama2-chat)"
+    )
     p.add_argument("--no-score", action="store_true", help="only generate answers")
     p.add_argument("--concurrency", type=int, default=None, help="openai: requests in flight")
     p.add_argument("--timeout", type=float, default=None, help="openai: seconds per request")
@@ -52,17 +72,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise SystemExit("lamm eval: --batch-size must be >= 1")
-    options = {
-        k: v
+    datasets = select_datasets(args.benchmark_dir, args.datasets, args.mode)
+    try:
+        options = decoding_options(
+            args.decoding,
+            {s.dim for s in datasets},
+            do_sample=args.do_sample,
+            top_p=args.top_p,
+            top_k=args.top_k,
+            temperature=args.temperature,
+            max_new_tokens=args.max_new_tokens,
+        )
+    except ValueError as exc:
+        print(f"lamm eval: error: {exc}", file=sys.stderr)
+        return 2
+    options.update(
+        (k, v)
         for k, v in {
-            "max_new_tokens": args.max_new_tokens,
             "concurrency": args.concurrency,
             "timeout": args.timeout,
             "device": args.device,
+            "template": args.template,
         }.items()
         if v is not None
-    }
-    datasets = select_datasets(args.benchmark_dir, args.datasets, args.mode)
+    )
     problem = _official_problem(args, datasets)
     if problem:
         print(f"lamm: error: {problem}", file=sys.stderr)

@@ -440,6 +440,7 @@ def official_config(
     lora_alpha: int = 32,
     dtype: str = "float32",
     encoder_options: dict[str, Any] | None = None,
+    template: str = "lamm-v1",
 ) -> ModelConfig:
     """The ModelConfig of an official delta on its bases: LoRA rank and target layers read from the file,
     alpha the paper's 32, the encoder from ``modality`` (see :func:`official_encoder`)."""
@@ -456,6 +457,7 @@ def official_config(
         num_media_tokens=num_media_tokens,
         lora=LoraSettings(r=ranks.pop(), alpha=lora_alpha, target_modules=targets),
         dtype=dtype,
+        template=template,
     )
 
 
@@ -470,10 +472,12 @@ def load_official(
     dtype: str = "float32",
     encoder_options: dict[str, Any] | None = None,
     device: str | torch.device | None = None,
+    template: str = "lamm-v1",
 ):
     """An official LAMM delta (``pytorch_model.pt``) on its bases, ready to use (see
     :func:`official_config`). Returns (model, tokenizer). Nothing pins the base here (the official
-    files carry no manifest): choose it carefully."""
+    files carry no manifest): choose it carefully. ``template``: the conversation layout the delta was
+    trained with (``llama2-chat`` for the LLaMA-2-chat delta)."""
     from lamm.model.lamm_model import build_model
 
     config = official_config(
@@ -485,6 +489,7 @@ def load_official(
         lora_alpha=lora_alpha,
         dtype=dtype,
         encoder_options=encoder_options,
+        template=template,
     )
     model, tokenizer = build_model(config)
     import_official(model, path)

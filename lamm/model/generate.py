@@ -42,12 +42,14 @@ class _StopOnText(StoppingCriteria):
 
 
 def _cut(text: str, stop: str) -> str:
-    return text.split(stop, 1)[0].strip()
+    """Text before the separator, unstripped: official ``res.split('###')[0]`` keeps the whitespace, and
+    the VQA second pass and the stored answer are built from that raw text (strip for display only)."""
+    return text.split(stop, 1)[0]
 
 
 @torch.no_grad()
 def _generate_batch(
-    model, tokenizer, items, *, max_new_tokens, do_sample, top_p, top_k, temperature
+    model, tokenizer, items, *, max_new_tokens, do_sample, top_p, top_k, temperature, vision_tags
 ) -> list[str]:
     tpl = get_template(model.config.template)
     prompts = [
@@ -56,7 +58,7 @@ def _generate_batch(
             it.query,
             tokenizer,
             model.num_media_tokens if it.media is not None else 0,
-            model.modality,
+            vision_tags or model.modality,
             model.config.template,
             media_token_id=model.media_token_id,
             history=it.history,
@@ -106,12 +108,15 @@ def generate(
     temperature: float = 1.0,
     seed: int | None = None,
     batch_size: int | None = None,
+    vision_tags: str | None = None,
 ) -> list[str]:
-    """Answers for ``items`` in order, text cut before the template separator (``###``).
+    """Answers for ``items`` in order, text cut before the template separator (``###``), whitespace kept.
 
     Greedy by default; ``do_sample=True`` with the defaults (top_p 0.9, temperature 1.0, and
     transformers' default top_k 50, which the official code left on) is the official v1 sampling.
-    Batches are left-padded; batched greedy output equals one-by-one output.
+    Batches are left-padded; batched greedy output equals one-by-one output. ``vision_tags`` renders
+    another modality's tags around the media (``"image"``: ``<Img>`` for a point cloud, as official
+    ``inference_3d.py`` did); default: the model's own.
     """
     if seed is not None:
         torch.manual_seed(seed)
@@ -131,6 +136,7 @@ def generate(
                 top_p=top_p,
                 top_k=top_k,
                 temperature=temperature,
+                vision_tags=vision_tags,
             )
         return answers
     finally:

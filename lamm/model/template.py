@@ -61,6 +61,7 @@ class Template:
     separator: str
     default_system: str = ""
     gpt_appends_eos: bool = False  # append the EOS id after each assistant turn (LLaVA-style)
+    task_system: bool = False  # training system message chosen by the sample's task_type (official)
 
 
 def _strip_placeholder(value: str, modality: str) -> str:
@@ -86,6 +87,7 @@ LAMM_V1 = Template(
         f"{_tags(m)[1]} " + system + "### Human: " + q + "\n" + "\n### Assistant:"
     ),
     separator="###",
+    task_system=True,
 )
 
 _LLAVA_SYSTEM = (
@@ -134,9 +136,44 @@ LAMM_V1_NOSYS = Template(
     separator="###",
 )
 
+# LLaMA-2-chat layout of the official ``lamm186k_llama2chat7b_lora32`` delta: ``conv_llama2`` of
+# src/conversations.py at OpenGVLab/LAMM af99e98, rendered by that commit's builders (src/model/openlamm.py
+# ``make_prompt_start``/``build_one_instance``/``prepare_generation_embedding`` with
+# ``conv_template=conv_llama2``; the inference text is src/inference_2d.py's ``generate_conversation_text``
+# with ``conv_mode llama2``). Its separators are sep " " and sep2 "<s></s>", so the pieces carry the odd
+# spacing of ``"{sep} {role}: "`` verbatim; "<s></s>" ends each answer as BOS+EOS ids, so generation ends
+# at EOS. The training system message is the ``latest`` task table (conversation_dict at af99e98).
+_LLAMA2_SYS = "[INST]<<SYS>>\n{}\n<</SYS>>\n\n"  # conv_llama2.sys_temp
+_LLAMA2_DEFAULT_SYSTEM = (
+    "You are a helpful language and vision assistant. You are able to understand the visual content that "
+    "the user provides, and assist the user with a variety of tasks using natural language."
+)
+
+
+def _llama2_system(system: str) -> str:
+    return _LLAMA2_SYS.format(system or _LLAMA2_DEFAULT_SYSTEM)
+
+
+LLAMA2_CHAT = Template(
+    name="llama2-chat",
+    version="1",
+    prefix=lambda system, m: (_llama2_system(system) if system else "") + f"  [INST]: {_tags(m)[0]}",
+    first_human=lambda v, m: f"{_tags(m)[1]} " + _strip_placeholder(v, m) + "\n  [/INST]: ",
+    human=lambda v: "[INST]: " + v + "\n  [/INST]: ",
+    gpt=lambda v: v + "\n<s></s>",
+    gen_prefix=lambda m: f"  [INST]: {_tags(m)[0]}",
+    gen_suffix=lambda system, q, m: (
+        f"{_tags(m)[1]} " + _llama2_system(system) + "\n\n" + "[INST]: " + q + "\n " + "\n  [/INST]:"
+    ),
+    separator="<s></s>",
+    default_system=_LLAMA2_DEFAULT_SYSTEM,
+    task_system=True,
+)
+
 register_template(LAMM_V1)
 register_template(VICUNA_V1)
 register_template(LAMM_V1_NOSYS)
+register_template(LLAMA2_CHAT)
 
 
 def get_template(name: str) -> Template:
@@ -180,7 +217,7 @@ def encode_sample(
         raise ValueError(f"sample {sample_id!r}: the first turn must be 'human'")
 
     system = ""
-    if use_system and template == "lamm-v1":
+    if use_system and tpl.task_system:
         system = train_system_message(task_type or "normal", system_version)
     elif use_system:
         system = tpl.default_system
@@ -258,7 +295,25 @@ def build_generation_prompt(
     return ids
 
 
+def cli_demo_system(system: str, history: list[tuple[str, str]]) -> str:
+    """Official ``src/cli_demo.py``'s conversation text before the current question (78fc728/af99e98
+    ``generate_conversation_text``): the system message, then ``"### Human: q\n### Assistant: a\n"`` per
+    earlier turn, ``q`` without "<image>" and newlines as cli_demo strips them. Given as the system
+    message of a ``###`` template's generation prompt, the model sees cli_demo's prompt exactly::
+
+        </Img> SYS### Human: q1\n### Assistant: a1\n### Human: q2\n\n### Assistant:
+
+    (cli_demo stores the model's raw output list as ``a``, so it renders ``['...']``; lamm uses the
+    answer text.)"""
+    turns = "".join(
+        f"### Human: {q.replace('<image>', '').replace(chr(10), '')}\n### Assistant: {a}\n"
+        for q, a in history
+    )
+    return system + turns
+
+
 __all__ = [
+    "cli_demo_system",
     "IGNORE_INDEX",
     "EmptySupervisionError",
     "EncodedSample",

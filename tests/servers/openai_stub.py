@@ -64,7 +64,8 @@ class OpenAIStub(ChatStub):
             attempt = self.attempts[key]
             self.log.append(
                 {"key": key, "attempt": attempt, "messages": messages, "model": req.get("model"),
-                 "auth": bool(h.headers.get("Authorization")), "max_tokens": req.get("max_tokens")}
+                 "auth": bool(h.headers.get("Authorization")), "max_tokens": req.get("max_tokens"),
+                 "temperature": req.get("temperature"), "top_p": req.get("top_p")}
             )  # fmt: skip
         with self._flight:
             self.in_flight += 1

@@ -277,14 +277,28 @@ def provenance(cfg: EvalConfig, adapter: Adapter, world: int, started: str) -> d
 
 # Adapter options that change the answers: a resumed run must use the same ones (device, concurrency and
 # timeouts only change how fast they come).
-ANSWER_OPTIONS = ("max_new_tokens", "do_sample", "temperature", "top_p", "top_k")
+ANSWER_OPTIONS = ("max_new_tokens", "do_sample", "temperature", "top_p", "top_k", "template")
 BASE_OPTIONS = ("base_llm", "encoder", "modality", "num_media_tokens", "encoder_options")  # official .pt
+
+
+def answer_settings(cfg: EvalConfig) -> dict[str, Any]:
+    """What a resumed run must share with the answers already there: the decoding options, the bases of
+    an official delta, the seed when sampling, and for lamm models on point clouds the vision tags that
+    ``--protocol`` selects."""
+    from lamm.bench.eval.adapters.lamm import vision_tags
+
+    options = {k: cfg.adapter_options[k] for k in ANSWER_OPTIONS + BASE_OPTIONS if k in cfg.adapter_options}
+    if options.get("do_sample"):
+        options["seed"] = cfg.seed
+    if cfg.model.startswith("lamm:") and any(s.dim == "3d" for s in cfg.datasets):
+        options["vision_tags"] = vision_tags(cfg.protocol) or "pcl"
+    return options
 
 
 def _check_run_dir(cfg: EvalConfig) -> None:
     """Refuse to mix two models' answers, or answers decoded differently, in one run folder."""
     info = cfg.out / RUN_INFO
-    options = {k: cfg.adapter_options[k] for k in ANSWER_OPTIONS + BASE_OPTIONS if k in cfg.adapter_options}
+    options = answer_settings(cfg)
     if info.is_file():
         prev = json.loads(info.read_text("utf-8"))
         if prev.get("model") != cfg.model:
@@ -293,9 +307,16 @@ def _check_run_dir(cfg: EvalConfig) -> None:
                 "choose another --out"
             )
         before = prev.get("answer_options")
+        if before is not None and "vision_tags" in options:
+            before = {"vision_tags": "pcl", **before}  # folders from before the key: lamm always used <Pcl>
         if before is not None and before != options:
+            diff = ", ".join(
+                f"{k}: {before.get(k, 'unset')!r} there, {options.get(k, 'unset')!r} now"
+                for k in sorted(set(before) | set(options))
+                if before.get(k) != options.get(k)
+            )
             raise ValueError(
-                f"{cfg.out} holds answers decoded with {before}, not {options}; rerun with the same "
+                f"{cfg.out} holds answers made with other settings ({diff}); rerun with the same "
                 "options or choose another --out"
             )
     else:
@@ -401,13 +422,14 @@ def evaluate(cfg: EvalConfig, adapter: Adapter | None = None) -> dict[str, Any] 
     dist = sharding.init()
     started = _now()
     try:
-        _seed(cfg.seed)
         store = AnswerStore(cfg.out, dist.rank, dist.world)
         if dist.main:
             _check_run_dir(cfg)
             store.consolidate()  # merges whatever an earlier (killed) run left, any process count
         sharding.barrier(dist)
         adapter = adapter or build_adapter(cfg.model, **cfg.adapter_options)
+        adapter.protocol = cfg.protocol
+        _seed(cfg.seed)  # after the build: torch is imported now, and sampling starts from the seed
         adapter.prepare(cfg.benchmark_dir, cfg.datasets)
         done = store.answers()
         writers = store.writers()

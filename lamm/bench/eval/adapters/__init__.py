@@ -41,6 +41,9 @@ class Adapter:
     """Base adapter. Subclasses implement :meth:`generate`; replay adapters implement :meth:`replay`."""
 
     kind = "base"
+    # The run's --protocol (set by the runner). Adapters whose prompt the official code built differently
+    # read it (lamm: vision tags of point clouds); the rest ignore it.
+    protocol = "lamm"
 
     def __init__(self, spec: str) -> None:
         self.spec = spec

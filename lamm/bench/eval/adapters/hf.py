@@ -15,6 +15,7 @@ from lamm.bench.eval.adapters.lamm import default_device
 
 class HFAdapter(Adapter):
     kind = "hf"
+    sampling: dict[str, Any] = {"do_sample": False, "num_beams": 1}  # generate() kwargs; build() sets them
 
     def __init__(
         self,
@@ -84,15 +85,13 @@ class HFAdapter(Adapter):
         inputs = self.processor(images=images or None, text=texts, padding=True, return_tensors="pt")
         inputs = inputs.to(self.device)
         with torch.no_grad():
-            out = self.model.generate(
-                **inputs, max_new_tokens=self.max_new_tokens, do_sample=False, num_beams=1
-            )
+            out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, **self.sampling)
         new = out[:, inputs["input_ids"].shape[1] :]
         return [t.strip() for t in self.processor.batch_decode(new, skip_special_tokens=True)]
 
     def decoding(self) -> dict[str, Any]:
         return {
-            "do_sample": False,
+            **self.sampling,
             "max_new_tokens": self.max_new_tokens,
             "chat_template": "processor",
             "system_role": self.system_role,
@@ -106,5 +105,9 @@ class HFAdapter(Adapter):
 
 
 @register_adapter("hf")
-def build(arg: str, *, max_new_tokens: int = 256, device: str | None = None, **_: Any) -> HFAdapter:
-    return HFAdapter(arg, max_new_tokens=max_new_tokens, device=device)
+def build(arg: str, *, max_new_tokens: int = 256, device: str | None = None, **options: Any) -> HFAdapter:
+    adapter = HFAdapter(arg, max_new_tokens=max_new_tokens, device=device)
+    if options.get("do_sample"):  # lamm eval's sampling options become generate() kwargs
+        adapter.sampling = {"do_sample": True, "num_beams": 1, "top_p": options.get("top_p", 0.9),
+                            "top_k": options.get("top_k", 50), "temperature": options.get("temperature", 1.0)}  # fmt: skip
+    return adapter

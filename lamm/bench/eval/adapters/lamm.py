@@ -2,8 +2,14 @@
 official ``pytorch_model.pt`` run directly on the bases given (``base_llm``, ``encoder``, ``modality``).
 
 The model runs the official inference layout (LAMM_FORMATS §5.4) through :func:`lamm.model.generate`:
-batched, left-padded, greedy by default, cut at the template separator. Media go through the encoder's
-own picklable preprocessor, so evaluation sees exactly what training saw.
+batched, left-padded, greedy by default (``do_sample`` with top_p/top_k/temperature samples), cut at the
+template separator with the whitespace kept. Media go through the encoder's own picklable preprocessor,
+so evaluation sees exactly what training saw.
+
+Vision tags follow ``protocol`` (set by the runner from ``--protocol``): ``lamm`` renders a point cloud
+as ``<Pcl>…</Pcl>``, as the 3D models were trained (official ``scripts/train_lamm3d.sh`` passes
+``--vision_type pcl``); ``lamm-v1`` renders ``<Img>…</Img>`` for point clouds too, as official
+``inference_3d.py`` did (it never passes ``--vision_type``, so ``LAMMPEFTModel`` falls back to "image").
 """
 
 from __future__ import annotations
@@ -46,6 +52,11 @@ def load_model(checkpoint: str, device: str, *, force: bool = False, **official:
     return load_checkpoint(checkpoint, base_llm=official.get("base_llm"), device=device, force=force)
 
 
+def vision_tags(protocol: str) -> str | None:
+    """The modality whose tags wrap the media under ``protocol`` (None: the model's own)."""
+    return "image" if protocol == "lamm-v1" else None
+
+
 class LammAdapter(Adapter):
     kind = "lamm"
 
@@ -56,20 +67,36 @@ class LammAdapter(Adapter):
         max_new_tokens: int = 256,
         device: str | None = None,
         do_sample: bool = False,
+        top_p: float = 0.9,
+        top_k: int = 50,
+        temperature: float = 1.0,
+        template: str | None = None,
         force: bool = False,
         model: Any = None,
         tokenizer: Any = None,
         **official: Any,
     ) -> None:
         super().__init__(f"lamm:{checkpoint}")
+        from lamm.model.template import get_template
+
         self.checkpoint = checkpoint
         self.max_new_tokens = max_new_tokens
-        self.do_sample = do_sample
+        self.sampling = {"do_sample": do_sample, "top_p": top_p, "top_k": top_k, "temperature": temperature}
         self.device = default_device(device)
         if model is None:
             model, tokenizer = load_model(checkpoint, self.device, force=force, **official)
+        if template is not None:  # e.g. llama2-chat for an official delta trained with conv_llama2
+            try:
+                get_template(template)
+            except KeyError as exc:
+                raise ValueError(f"--template: {exc.args[0]}") from None
+            model.config.template = template
         self.model, self.tokenizer = model, tokenizer
         self.preprocess = model.encoder.preprocessor()
+
+    @property
+    def tags(self) -> str:
+        return vision_tags(self.protocol) or self.model.modality
 
     def generate(self, requests: list[GenRequest]) -> list[str | GenFailure]:
         from lamm.model.generate import GenItem, generate
@@ -88,8 +115,9 @@ class LammAdapter(Adapter):
                 self.tokenizer,
                 items,
                 max_new_tokens=self.max_new_tokens,
-                do_sample=self.do_sample,
+                **self.sampling,
                 batch_size=len(items),
+                vision_tags=self.tags,
             )
         )
 
@@ -98,16 +126,14 @@ class LammAdapter(Adapter):
 
         tpl = get_template(self.model.config.template)
         media = "<media>" if request.media is not None else ""
-        return (
-            tpl.gen_prefix(self.model.modality)
-            + media
-            + tpl.gen_suffix(request.system, request.query, self.model.modality)
-        )
+        return tpl.gen_prefix(self.tags) + media + tpl.gen_suffix(request.system, request.query, self.tags)
 
     def decoding(self) -> dict[str, Any]:
+        sampling = self.sampling if self.sampling["do_sample"] else {"do_sample": False}
         return {
-            "do_sample": self.do_sample,
+            **sampling,
             "max_new_tokens": self.max_new_tokens,
+            "vision_tags": self.tags,
             "template": self.model.config.template,
             "device": self.device,
             "dtype": str(self.model.dtype),
@@ -118,7 +144,10 @@ class LammAdapter(Adapter):
         return self.checkpoint
 
 
+_OPTIONS = ("max_new_tokens", "device", "do_sample", "top_p", "top_k", "temperature", "template")
+
+
 @register_adapter("lamm")
-def build(arg: str, *, max_new_tokens: int = 256, device: str | None = None, **options: Any) -> LammAdapter:
-    official = {k: options[k] for k in ("base_llm", *OFFICIAL_ONLY) if k in options}
-    return LammAdapter(arg, max_new_tokens=max_new_tokens, device=device, **official)
+def build(arg: str, **options: Any) -> LammAdapter:
+    known = (*_OPTIONS, "base_llm", *OFFICIAL_ONLY)
+    return LammAdapter(arg, **{k: v for k, v in options.items() if k in known})

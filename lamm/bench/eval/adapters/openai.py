@@ -37,13 +37,15 @@ RENAMED = {"timeout": "timeout_s", "backoff": "backoff_s", "max_backoff": "max_b
 class ChatClient(LLMClient):
     """The shared client with the eval's option names and greedy decoding by default; ``chat_many``
     yields reply texts or :class:`GenFailure`. Options: timeout, max_retries (5), backoff,
-    max_backoff, concurrency, temperature (0.0), max_tokens (server default)."""
+    max_backoff, concurrency, temperature (0.0), top_p (server default), max_tokens (server default)."""
 
     def __init__(self, model: str, base_url: str | None = None, **options: Any) -> None:
         self.temperature = options.pop("temperature", 0.0)
+        self.top_p = options.pop("top_p", None)
         self.max_tokens = options.pop("max_tokens", None)
         params = {
             "temperature": self.temperature,
+            **({"top_p": self.top_p} if self.top_p is not None else {}),
             **({"max_tokens": self.max_tokens} if self.max_tokens else {}),
         }
         options = {RENAMED.get(k, k): v for k, v in options.items()}
@@ -100,6 +102,7 @@ class OpenAIAdapter(Adapter):
         c = self.client
         return {
             "temperature": c.temperature,
+            "top_p": c.top_p,
             "max_tokens": c.max_tokens,
             "timeout_s": c.timeout,
             "max_retries": c.max_retries,
@@ -112,8 +115,21 @@ class OpenAIAdapter(Adapter):
         return self.client.model
 
 
+def sampling_params(options: dict[str, Any]) -> dict[str, Any]:
+    """``lamm eval``'s decoding options as chat-API parameters: greedy is temperature 0; sampling sends
+    temperature (default 1.0) and top_p. top_k is not part of the OpenAI API and is not sent."""
+    do_sample = options.pop("do_sample", False)
+    options.pop("top_k", None)
+    top_p, temperature = options.pop("top_p", None), options.pop("temperature", None)
+    if not do_sample:
+        return {}
+    return {"temperature": 1.0 if temperature is None else temperature, "top_p": top_p}
+
+
 @register_adapter("openai")
 def build(arg: str, **options: Any) -> OpenAIAdapter:
     model, url = parse_target(arg)
-    options.pop("device", None)
+    for local in ("device", "template"):
+        options.pop(local, None)
+    options.update(sampling_params(options))
     return OpenAIAdapter(model, url, **options)
