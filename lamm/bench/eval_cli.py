@@ -16,17 +16,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from lamm.bench.eval.runner import EvalConfig, RecordFailed, evaluate, select_datasets
+from lamm.bench.eval.adapters.hf_load import parse_model_args
+from lamm.bench.eval.runner import EvalConfig, RecordFailed, dataset_listing, evaluate, select_datasets
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="(required) lamm:CKPT | hf:NAME_OR_PATH | openai:MODEL@URL | answers:DIR")
+    p.add_argument("--benchmark-dir", type=Path, help="2D_Benchmark or 3D_Benchmark folder (required)")
     p.add_argument(
-        "--model", required=True, help="lamm:CKPT | hf:NAME_OR_PATH | openai:MODEL@URL | answers:DIR"
+        "--datasets",
+        default="all",
+        help="comma-separated dataset names, 'all' (default), or 'list' to list them",
     )
-    p.add_argument("--benchmark-dir", required=True, type=Path, help="2D_Benchmark or 3D_Benchmark folder")
-    p.add_argument("--datasets", default="all", help="comma-separated dataset names, or 'all' (default)")
     p.add_argument("--mode", default="common", choices=["common", "locating", "all"])
-    p.add_argument("--out", required=True, type=Path, help="run folder (answers, results.json)")
+    p.add_argument("--out", type=Path, help="run folder (answers, results.json; required)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--limit", type=int, default=None, help="first N records of each dataset")
     p.add_argument("--on-error", choices=["raise", "skip"], default="raise", help="bad records: stop or skip")
@@ -37,11 +40,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=int, default=None, help="openai: requests in flight")
     p.add_argument("--timeout", type=float, default=None, help="openai: seconds per request")
     p.add_argument("--device", default=None, help="lamm/hf: torch device (default: cuda if available)")
+    p.add_argument(
+        "--model-args",
+        default=None,
+        help="hf: KEY=VALUE,... e.g. dtype=bfloat16,device_map=auto,attn_implementation=sdpa,max_pixels=200704,"
+        "trust_remote_code=true (docs/evaluation.md)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise SystemExit("lamm eval: --batch-size must be >= 1")
+    if args.datasets.strip() == "list":
+        print(dataset_listing())
+        return 0
+    for flag in ("model", "benchmark_dir", "out"):
+        if getattr(args, flag) is None:
+            raise SystemExit(f"lamm eval: --{flag.replace('_', '-')} is required")
+    try:
+        model_args = parse_model_args(args.model_args)
+        if model_args and not args.model.startswith("hf:"):
+            raise ValueError("--model-args is for hf: models")
+        datasets = select_datasets(args.benchmark_dir, args.datasets, args.mode)
+    except ValueError as exc:  # unknown dataset, bad --model-args
+        print(f"lamm: error: {exc}", file=sys.stderr)
+        if "unknown dataset" in str(exc):
+            print(dataset_listing(), file=sys.stderr)
+        return 2
     options = {
         k: v
         for k, v in {
@@ -49,13 +74,14 @@ def run(args: argparse.Namespace) -> int:
             "concurrency": args.concurrency,
             "timeout": args.timeout,
             "device": args.device,
+            "model_args": model_args or None,
         }.items()
         if v is not None
     }
     cfg = EvalConfig(
         model=args.model,
         benchmark_dir=args.benchmark_dir,
-        datasets=select_datasets(args.benchmark_dir, args.datasets, args.mode),
+        datasets=datasets,
         out=args.out,
         batch_size=args.batch_size,
         limit=args.limit,
