@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import types
 from typing import Any
 
 MODEL_KEYS = ("dtype", "device_map", "attn_implementation", "low_cpu_mem_usage")
@@ -96,8 +97,27 @@ def check_torchvision(spec: str) -> bool:
 
 def without_video(cls: type) -> type:
     """The processor class minus its video processor: images only, no torchvision needed."""
+    from transformers.processing_utils import ProcessorMixin
+
     attrs = [a for a in cls.get_attributes() if a != "video_processor"]
-    return type(cls.__name__, (cls,), {"get_attributes": classmethod(lambda c: list(attrs))})
+    # family overrides of apply_chat_template only add video defaults (SmolVLM: frames from the video processor)
+    members: dict[str, Any] = {
+        "get_attributes": classmethod(lambda c: list(attrs)),
+        "apply_chat_template": ProcessorMixin.apply_chat_template,
+    }
+    init = cls.__init__
+    names = init.__code__.co_varnames[: init.__code__.co_argcount]
+    defaults = init.__defaults__ or ()
+    first_default = len(names) - len(defaults)
+    if "video_processor" in names and names.index("video_processor") < first_default:
+        # SmolVLM requires the argument: the same function (same code, so transformers still reads the
+        # argument names from it) with video_processor and the arguments after it defaulting to None
+        pad = (None,) * (first_default - names.index("video_processor"))
+        members["__init__"] = types.FunctionType(
+            init.__code__, init.__globals__, init.__name__, pad + defaults, init.__closure__
+        )
+        members["__init__"].__kwdefaults__ = init.__kwdefaults__
+    return type(cls.__name__, (cls,), members)
 
 
 def processor_class(name: str, **kwargs: Any) -> type | None:
