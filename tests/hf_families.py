@@ -381,6 +381,33 @@ def paligemma(out: Path) -> Path:
     return save(out, PaliGemmaForConditionalGeneration(cfg), proc)
 
 
+def florence2(out: Path) -> Path:
+    """Florence-2 (transformers-native): DaViT + BART encoder-decoder; no chat template, the processor puts
+    the image tokens before the prompt; generate returns decoder tokens only."""
+    from transformers import (
+        CLIPImageProcessor,
+        Florence2Config,
+        Florence2ForConditionalGeneration,
+        Florence2Processor,
+    )
+
+    tok = tokenizer(out, bos="<s>", eos="</s>", pad="<pad>", add_bos=True, named={"image_token": "<image>"})
+    ip = CLIPImageProcessor(size={"height": 64, "width": 64}, do_center_crop=False)
+    ip.image_seq_length = 5  # (64 / 32)^2 cells + the pooled token
+    proc = processor(Florence2Processor, image_processor=ip, tokenizer=tok)
+    cfg = Florence2Config(
+        vision_config=dict(depths=[1, 1, 1, 1], embed_dim=[8, 16, 16, 32], num_heads=[1, 1, 1, 2],
+                           num_groups=[1, 1, 1, 2], window_size=2, projection_dim=32, drop_path_rate=0.0),
+        text_config=dict(model_type="bart", vocab_size=len(tok), d_model=32, encoder_layers=1, decoder_layers=1,
+                         encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
+                         decoder_ffn_dim=64, max_position_embeddings=1024, bos_token_id=tok.bos_token_id,
+                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+                         decoder_start_token_id=tok.eos_token_id, forced_eos_token_id=None),
+        image_token_id=tok.convert_tokens_to_ids("<image>"), tie_word_embeddings=False,
+    )  # fmt: skip
+    return save(out, Florence2ForConditionalGeneration(cfg), proc)
+
+
 @dataclass(frozen=True)
 class Family:
     name: str
@@ -406,4 +433,5 @@ FAMILIES = [
         "mllama", mllama, "<|image|>", "<|start_header_id|>user<|end_header_id|>\n\n", "<|begin_of_text|>"
     ),
     Family("paligemma", paligemma, "", "", "<bos>"),  # plain prompt: the processor adds image tokens + BOS
+    Family("florence-2", florence2, "", "", "<s>"),  # plain prompt; encoder-decoder
 ]

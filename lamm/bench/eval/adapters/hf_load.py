@@ -62,17 +62,25 @@ def split_model_args(args: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
     return model, proc, adapter
 
 
-# Packages that transformers' processors import lazily; named in the error when one is missing.
-OPTIONAL_PACKAGES = ("torchvision", "num2words", "sentencepiece", "protobuf", "timm", "einops")
+# Packages that transformers' processors/models import lazily (name in its error -> module, install hint);
+# named in the error when one is missing.
+OPTIONAL_PACKAGES = {
+    "num2words": ("num2words", "pip install 'lamm[hf]'"),
+    "torchvision": ("torchvision", "pip install the torchvision build matching your torch; none exists for "
+                    "CPU torch on PyPI, so this model's processor cannot run on a CPU-only install"),
+    "sentencepiece": ("sentencepiece", "pip install sentencepiece"),
+    "protobuf": ("google.protobuf", "pip install protobuf"),
+    "timm": ("timm", "pip install timm"),
+    "einops": ("einops", "pip install einops"),
+}  # fmt: skip
 
 
 def _missing_package(spec: str, exc: BaseException) -> ValueError | None:
-    text = str(exc)
-    for pkg in OPTIONAL_PACKAGES:
-        if pkg in text and importlib.util.find_spec(pkg) is None:
+    text = str(exc).lower()
+    for name, (module, hint) in OPTIONAL_PACKAGES.items():
+        if name in text and importlib.util.find_spec(module.split(".")[0]) is None:
             return ValueError(
-                f"{spec}: the model's processor needs the Python package {pkg!r}, which is not installed "
-                f"(pip install 'lamm[hf]' or pip install {pkg})"
+                f"{spec}: this model needs the Python package {name!r}, which is not installed ({hint})"
             )
     return None
 
