@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eval_helpers import LLAVA_TEMPLATE
+
 CORPUS = [
     "USER: what is it? ASSISTANT: a cat on a mat. user assistant system model",
     "It is a dog. It is a ship. Options: (A) red (B) blue ANSWER: The answer is",
@@ -105,14 +107,6 @@ def _user_turns(image: str, *, user: str, end: str, sys: str | None, assistant: 
 
 CHATML = dict(user="<|im_start|>user\n", end="<|im_end|>\n", sys="<|im_start|>system\n",
               assistant="<|im_start|>assistant\n")  # fmt: skip
-LLAVA = (
-    "{% for m in messages %}"
-    "{% if m['role'] == 'system' %}{{ m['content'][0]['text'] }} "
-    "{% elif m['role'] == 'user' %}USER: "
-    "{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>\n{% endif %}{% endfor %}"
-    "{% for c in m['content'] %}{% if c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %} "
-    "{% endif %}{% endfor %}{% if add_generation_prompt %}ASSISTANT:{% endif %}"
-)
 
 
 # ------------------------------------------------------------------------------------------- families
@@ -124,7 +118,7 @@ def llava(out: Path) -> Path:
 
     tok = tokenizer(out, bos="<s>", eos="</s>", pad="<pad>", add_bos=True, named={"image_token": "<image>"})
     ip = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
-    proc = processor(LlavaProcessor, image_processor=ip, tokenizer=tok, patch_size=8, chat_template=LLAVA,
+    proc = processor(LlavaProcessor, image_processor=ip, tokenizer=tok, patch_size=8, chat_template=LLAVA_TEMPLATE,
                      vision_feature_select_strategy="default", num_additional_image_tokens=1)  # fmt: skip
     cfg = LlavaConfig(
         vision_config=dict(model_type="clip_vision_model", **VIT, image_size=32, patch_size=8),

@@ -13,11 +13,12 @@ import json
 import numpy as np
 import pytest
 from eval_helpers import make_benchmark_2d
-from hf_families import FAMILIES, HAS_TORCHVISION, Family, qwen2_vl
+from hf_families import FAMILIES, HAS_TORCHVISION, QWEN_IMAGE, Family, qwen2_vl
 from PIL import Image
 
 from lamm.bench.eval.adapters import GenRequest
 from lamm.bench.eval.adapters.hf import HFAdapter
+from lamm.bench.eval.adapters.hf_load import load_model
 from lamm.cli import main
 
 SIZES = [(12, 16), (40, 24), (20, 64), (33, 33)]  # (h, w): portrait, landscape, wide, square
@@ -87,7 +88,7 @@ def test_family_end_to_end(family: Family, bench, tmp_path):
     )
 
 
-def test_model_args_processor_options_resume_and_errors(bench, tmp_path, capsys):
+def test_model_args_processor_options_resume_and_errors(bench, tmp_path, capsys, monkeypatch):
     model = qwen2_vl(tmp_path / "ckpt")
     request = GenRequest(bench / "cifar10_images/2.png", "image", "", "q")  # 20 x 64 px
 
@@ -113,6 +114,24 @@ def test_model_args_processor_options_resume_and_errors(bench, tmp_path, capsys)
     assert "max_pixel=...: neither a model option" in capsys.readouterr().err
     assert lamm_eval(model, bench, tmp_path / "x", "--model-args", "dtype=fp8") == 2
     assert "dtype='fp8'; one of auto, float32" in capsys.readouterr().err
+    assert main(["eval", "--model", "baseline:trivial", "--benchmark-dir", str(bench), "--out", str(tmp_path / "x"),
+                 "--model-args", "dtype=float32"]) == 2  # fmt: skip
+    assert "--model-args is for hf: models" in capsys.readouterr().err
+
+    # system_role=false folds the system message into the user turn
+    folded = HFAdapter(str(model), device="cpu", model_args={"system_role": False})
+    text = folded.render(GenRequest(request.media, "image", "SYS", "q"))
+    assert text.startswith("<|im_start|>user\n" + QWEN_IMAGE + "SYS\nq<|im_end|>"), text
+    # device_map replaces --device: accelerate places the model (here all on the CPU) and the inputs follow it
+    assert lamm_eval(model, bench, tmp_path / "dm", "--model-args", "device_map=cpu", "--limit", "1") == 0
+    run = json.loads((tmp_path / "dm" / "results.json").read_text())["run"]
+    assert run["decoding"]["model_args"] == {"device_map": "cpu"} and run["decoding"]["device"] == "cpu"
+    # one model sharded over the node's GPUs does not mix with torchrun's one model copy per rank
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(
+        ValueError, match="device_map=auto shards one model over the node's GPUs; run one process"
+    ):
+        load_model(str(model), "hf:m", {"device_map": "auto"}, "cpu")
 
 
 def test_datasets_list_and_unknown_name(tmp_path, capsys):
