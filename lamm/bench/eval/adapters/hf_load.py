@@ -14,7 +14,7 @@ import os
 import types
 from typing import Any
 
-MODEL_KEYS = ("dtype", "device_map", "attn_implementation", "low_cpu_mem_usage")
+MODEL_KEYS = ("dtype", "device_map", "attn_implementation")
 SHARED_KEYS = ("revision", "trust_remote_code")
 ADAPTER_KEYS = ("system_role",)  # true/false: force a system turn / fold the system message into the query
 DTYPES = ("auto", "float32", "float16", "bfloat16")
