@@ -402,6 +402,74 @@ def florence2(out: Path) -> Path:
     return save(out, Florence2ForConditionalGeneration(cfg), proc)
 
 
+def glm4v(out: Path) -> Path:
+    """GLM-4.1V: dynamic-resolution ViT + GLM-4; ``[gMASK]<sop><|system|>\n...<|user|>\n<|begin_of_image|>
+    <|image|><|end_of_image|>...<|assistant|>\n``; no BOS."""
+    from transformers import Glm4vConfig, Glm4vForConditionalGeneration, Glm4vProcessor
+    from transformers.models.glm4v.image_processing_pil_glm4v import Glm4vImageProcessorPil
+
+    named = {"image_token": "<|image|>", "video_token": "<|video|>"}
+    marks = ["[gMASK]", "<sop>", "<|system|>", "<|user|>", "<|assistant|>", "<|begin_of_image|>",
+             "<|end_of_image|>", "<|begin_of_video|>", "<|end_of_video|>"]  # fmt: skip
+    tok = tokenizer(
+        out, bos=None, eos="<|endoftext|>", pad="<|pad|>", add_bos=False, named=named, extra=marks
+    )
+    template = _user_turns("<|begin_of_image|><|image|><|end_of_image|>", user="<|user|>\n", end="",
+                           sys="<|system|>\n", assistant="<|assistant|>\n", bos="[gMASK]<sop>")  # fmt: skip
+    ip = Glm4vImageProcessorPil(size={"shortest_edge": 28 * 28, "longest_edge": 56 * 56}, patch_size=14)
+    proc = processor(Glm4vProcessor, image_processor=ip, tokenizer=tok, chat_template=template)
+    rope = {
+        "rope_type": "default",
+        "rope_theta": 10000.0,
+        "mrope_section": [1, 1, 2],
+        "partial_rotary_factor": 0.5,
+    }
+    ids = {k: tok.convert_tokens_to_ids(v) for k, v in [
+        ("image_token_id", "<|image|>"), ("video_token_id", "<|video|>"), ("image_start_token_id", "<|begin_of_image|>"),
+        ("image_end_token_id", "<|end_of_image|>"), ("video_start_token_id", "<|begin_of_video|>"),
+        ("video_end_token_id", "<|end_of_video|>")]}  # fmt: skip
+    cfg = Glm4vConfig(
+        vision_config=dict(depth=2, hidden_size=32, num_heads=2, image_size=56, patch_size=14, spatial_merge_size=2,
+                           out_hidden_size=32, intermediate_size=64),
+        text_config=dict(**llama(tok), rope_parameters=rope), **ids,
+    )  # fmt: skip
+    return save(out, Glm4vForConditionalGeneration(cfg), proc)
+
+
+def aya_vision(out: Path) -> Path:
+    """Aya Vision: SigLIP (pixel-shuffled) + Cohere2; Cohere turn tokens, BOS rendered by the template."""
+    from transformers import AyaVisionConfig, AyaVisionForConditionalGeneration, AyaVisionProcessor
+    from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import GotOcr2ImageProcessorPil
+
+    marks = [
+        "<|START_OF_TURN_TOKEN|>",
+        "<|END_OF_TURN_TOKEN|>",
+        "<|SYSTEM_TOKEN|>",
+        "<|USER_TOKEN|>",
+        "<|CHATBOT_TOKEN|>",
+        "<|START_OF_IMG|>",
+        "<|END_OF_IMG|>",
+        "<|IMG_PATCH|>",
+        "<|IMG_LINE_BREAK|>",
+    ]
+    tok = tokenizer(out, bos="<BOS_TOKEN>", eos="<|END_OF_TURN_TOKEN|>", pad="<PAD>", add_bos=True,
+                    named={"image_token": "<image>"}, extra=marks)  # fmt: skip
+    template = _user_turns(
+        "<image>", user="<|START_OF_TURN_TOKEN|><|USER_TOKEN|>", end="<|END_OF_TURN_TOKEN|>",
+        sys="<|START_OF_TURN_TOKEN|><|SYSTEM_TOKEN|>", assistant="<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>",
+        bos="{{ bos_token }}",
+    )  # fmt: skip
+    ip = GotOcr2ImageProcessorPil(size={"height": 32, "width": 32}, crop_to_patches=True, max_patches=3)
+    proc = processor(AyaVisionProcessor, image_processor=ip, tokenizer=tok, patch_size=8, img_size=32,
+                     downsample_factor=2, chat_template=template)  # fmt: skip
+    cfg = AyaVisionConfig(
+        vision_config=dict(model_type="siglip_vision_model", **VIT, image_size=32, patch_size=8),
+        text_config=dict(model_type="cohere2", **llama(tok), sliding_window=64, layer_types=["sliding_attention", "full_attention"]),
+        downsample_factor=2, image_token_index=tok.convert_tokens_to_ids("<|IMG_PATCH|>"), tie_word_embeddings=False,
+    )  # fmt: skip
+    return save(out, AyaVisionForConditionalGeneration(cfg), proc)
+
+
 @dataclass(frozen=True)
 class Family:
     name: str
@@ -428,4 +496,6 @@ FAMILIES = [
     ),
     Family("paligemma", paligemma, "", "", "<bos>"),  # plain prompt: the processor adds image tokens + BOS
     Family("florence-2", florence2, "", "", "<s>"),  # plain prompt; encoder-decoder
+    Family("glm-4.1v", glm4v, "<|begin_of_image|><|image|><|end_of_image|>", "<|user|>\n", None),
+    Family("aya-vision", aya_vision, "<image>", "<|START_OF_TURN_TOKEN|><|USER_TOKEN|>", "<BOS_TOKEN>"),
 ]
