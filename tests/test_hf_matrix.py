@@ -9,6 +9,10 @@ Checkpoints are built in ``tests/hf_families.py``.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -160,3 +164,25 @@ def test_processor_needing_torchvision_is_named(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "this model needs the Python package 'torchvision', which is not installed" in err
     assert "Traceback" not in err
+
+
+def test_broken_torchvision_is_reported(tmp_path):
+    """A torchvision that is installed but does not import (PyPI's CUDA wheel on CPU torch) breaks
+    transformers' Auto classes; the adapter names it before importing them. A stand-in package that
+    raises like the real one is put first on the path of a ``lamm eval`` subprocess."""
+    fake = tmp_path / "site" / "torchvision"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text('raise RuntimeError("operator torchvision::nms does not exist")\n')
+    bench = make_benchmark_2d(tmp_path / "2D", n=1)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake.parent), str(root)])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "lamm.cli", "eval", "--model", f"hf:{tmp_path / 'ckpt'}", "--benchmark-dir",
+         str(bench), "--datasets", "CIFAR10", "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert (
+        "torchvision is installed but does not import (RuntimeError: operator torchvision::nms" in proc.stderr
+    )
+    assert "Traceback" not in proc.stderr

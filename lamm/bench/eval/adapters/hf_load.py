@@ -147,11 +147,14 @@ def processor_class(name: str, **kwargs: Any) -> type | None:
 
 def load_processor(name: str, spec: str, kwargs: dict[str, Any]) -> Any:
     """The checkpoint's processor; without torchvision, the same class without its video processor."""
+    has_torchvision = check_torchvision(
+        spec
+    )  # first: a broken torchvision breaks importing transformers' Auto*
     from transformers import AutoProcessor
 
     hub = {k: kwargs[k] for k in SHARED_KEYS if k in kwargs}
     try:
-        cls = None if check_torchvision(spec) else processor_class(name, **hub)
+        cls = None if has_torchvision else processor_class(name, **hub)
         if cls is not None and "video_processor" in cls.get_attributes():
             return without_video(cls).from_pretrained(name, **kwargs)
         return AutoProcessor.from_pretrained(name, **kwargs)
