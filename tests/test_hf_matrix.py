@@ -118,6 +118,8 @@ def test_model_args_processor_options_resume_and_errors(bench, tmp_path, capsys,
     assert "max_pixel=...: neither a model option" in capsys.readouterr().err
     assert lamm_eval(model, bench, tmp_path / "x", "--model-args", "dtype=fp8") == 2
     assert "dtype='fp8'; one of auto, float32" in capsys.readouterr().err
+    assert lamm_eval(model, bench, tmp_path / "x", "--model-args", "trust_remote_code=yes") == 2
+    assert "trust_remote_code='yes'; true or false" in capsys.readouterr().err
     assert main(["eval", "--model", "baseline:trivial", "--benchmark-dir", str(bench), "--out", str(tmp_path / "x"),
                  "--model-args", "dtype=float32"]) == 2  # fmt: skip
     assert "--model-args is for hf: models" in capsys.readouterr().err

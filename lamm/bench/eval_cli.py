@@ -61,11 +61,13 @@ def run(args: argparse.Namespace) -> int:
         model_args = parse_model_args(args.model_args)
         if model_args and not args.model.startswith("hf:"):
             raise ValueError("--model-args is for hf: models")
-        datasets = select_datasets(args.benchmark_dir, args.datasets, args.mode)
-    except ValueError as exc:  # unknown dataset, bad --model-args
+    except ValueError as exc:
         print(f"lamm: error: {exc}", file=sys.stderr)
-        if "unknown dataset" in str(exc):
-            print(dataset_listing(), file=sys.stderr)
+        return 2
+    try:
+        datasets = select_datasets(args.benchmark_dir, args.datasets, args.mode)
+    except ValueError as exc:  # unknown name, or no meta file of the mode in the folder
+        print(f"lamm: error: {exc}\n{dataset_listing()}", file=sys.stderr)
         return 2
     options = {
         k: v

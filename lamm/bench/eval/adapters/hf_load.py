@@ -49,6 +49,9 @@ def parse_model_args(text: str | None) -> dict[str, Any]:
         out[key] = _value(value.strip())
     if "dtype" in out and out["dtype"] not in DTYPES:
         raise ValueError(f"--model-args: dtype={out['dtype']!r}; one of {', '.join(DTYPES)}")
+    for key in ("trust_remote_code", "system_role"):
+        if key in out and not isinstance(out[key], bool):
+            raise ValueError(f"--model-args: {key}={out[key]!r}; true or false")
     return out
 
 
