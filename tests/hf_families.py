@@ -70,7 +70,12 @@ def processor(cls: type, **parts: Any) -> Any:
     return cls(**parts)
 
 
-def save(out: Path, model: Any, proc: Any) -> Path:
+def save(out: Path, model_cls: type, cfg: Any, proc: Any, seed: int = 0) -> Path:
+    """Seeded random weights (the same checkpoint every run), saved with the processor."""
+    import torch
+
+    torch.manual_seed(seed)
+    model = model_cls(cfg)
     model.save_pretrained(out / "model")
     proc.save_pretrained(out / "model")
     return out / "model"
@@ -125,7 +130,7 @@ def llava(out: Path) -> Path:
         text_config=dict(model_type="llama", **llama(tok)),
         image_token_index=tok.convert_tokens_to_ids("<image>"), vision_feature_layer=-2,
     )  # fmt: skip
-    return save(out, LlavaForConditionalGeneration(cfg), proc)
+    return save(out, LlavaForConditionalGeneration, cfg, proc)
 
 
 def llava_next(out: Path) -> Path:
@@ -147,7 +152,7 @@ def llava_next(out: Path) -> Path:
         text_config=dict(model_type="mistral", **llama(tok)), image_grid_pinpoints=pins,
         image_token_index=tok.convert_tokens_to_ids("<image>"), vision_feature_layer=-2,
     )  # fmt: skip
-    return save(out, LlavaNextForConditionalGeneration(cfg), proc)
+    return save(out, LlavaNextForConditionalGeneration, cfg, proc)
 
 
 def llava_onevision(out: Path) -> Path:
@@ -174,7 +179,7 @@ def llava_onevision(out: Path) -> Path:
         image_token_index=tok.convert_tokens_to_ids("<image>"), video_token_index=tok.convert_tokens_to_ids("<video>"),
         vision_feature_layer=-1, vision_feature_select_strategy="full",
     )  # fmt: skip
-    return save(out, LlavaOnevisionForConditionalGeneration(cfg), proc)
+    return save(out, LlavaOnevisionForConditionalGeneration, cfg, proc)
 
 
 QWEN_TOKENS = {"image_token": "<|image_pad|>", "video_token": "<|video_pad|>",
@@ -212,7 +217,7 @@ def _qwen(out: Path, family: str) -> Path:
         image_token_id=ids["image_token"], video_token_id=ids["video_token"],
         vision_start_token_id=ids["vision_start_token"], vision_end_token_id=ids["vision_end_token"],
     )  # fmt: skip
-    return save(out, getattr(T, f"{cls}ForConditionalGeneration")(cfg), proc)
+    return save(out, getattr(T, f"{cls}ForConditionalGeneration"), cfg, proc)
 
 
 def qwen2_vl(out: Path) -> Path:
@@ -247,7 +252,7 @@ def internvl(out: Path) -> Path:
         text_config=dict(model_type="qwen2", **llama(tok)),
         image_token_id=tok.convert_tokens_to_ids("<IMG_CONTEXT>"), downsample_ratio=0.5, tie_word_embeddings=False,
     )  # fmt: skip
-    return save(out, InternVLForConditionalGeneration(cfg), proc)
+    return save(out, InternVLForConditionalGeneration, cfg, proc)
 
 
 IDEFICS_TOKENS = ["<fake_token_around_image>", "<image>", "<end_of_utterance>", "<global-img>"]
@@ -275,7 +280,7 @@ def _idefics(out: Path, family: str) -> Path:
         text_config=dict(model_type="llama", **llama(tok)), scale_factor=2,
         image_token_id=tok.convert_tokens_to_ids("<image>"),
     )  # fmt: skip
-    return save(out, getattr(T, f"{cls}ForConditionalGeneration")(cfg), proc)
+    return save(out, getattr(T, f"{cls}ForConditionalGeneration"), cfg, proc)
 
 
 def idefics3(out: Path) -> Path:
@@ -320,7 +325,7 @@ def gemma3(out: Path) -> Path:
         boi_token_index=tok.convert_tokens_to_ids("<start_of_image>"),
         eoi_token_index=tok.convert_tokens_to_ids("<end_of_image>"),
     )  # fmt: skip
-    return save(out, Gemma3ForConditionalGeneration(cfg), proc)
+    return save(out, Gemma3ForConditionalGeneration, cfg, proc)
 
 
 def mllama(out: Path) -> Path:
@@ -348,7 +353,7 @@ def mllama(out: Path) -> Path:
                            intermediate_layers_indices=[0], vision_output_dim=64),
         text_config=text, image_token_index=tok.convert_tokens_to_ids("<|image|>"),
     )  # fmt: skip
-    return save(out, MllamaForConditionalGeneration(cfg), proc)
+    return save(out, MllamaForConditionalGeneration, cfg, proc)
 
 
 def paligemma(out: Path) -> Path:
@@ -372,7 +377,7 @@ def paligemma(out: Path) -> Path:
         text_config=dict(model_type="gemma", **llama(tok)), projection_dim=32, tie_word_embeddings=False,
         image_token_index=tok.convert_tokens_to_ids("<image>"),
     )  # fmt: skip
-    return save(out, PaliGemmaForConditionalGeneration(cfg), proc)
+    return save(out, PaliGemmaForConditionalGeneration, cfg, proc)
 
 
 def florence2(out: Path) -> Path:
@@ -399,7 +404,7 @@ def florence2(out: Path) -> Path:
                          decoder_start_token_id=tok.eos_token_id, forced_eos_token_id=None),
         image_token_id=tok.convert_tokens_to_ids("<image>"), tie_word_embeddings=False,
     )  # fmt: skip
-    return save(out, Florence2ForConditionalGeneration(cfg), proc)
+    return save(out, Florence2ForConditionalGeneration, cfg, proc)
 
 
 def glm4v(out: Path) -> Path:
@@ -433,7 +438,7 @@ def glm4v(out: Path) -> Path:
                            out_hidden_size=32, intermediate_size=64),
         text_config=dict(**llama(tok), rope_parameters=rope), **ids,
     )  # fmt: skip
-    return save(out, Glm4vForConditionalGeneration(cfg), proc)
+    return save(out, Glm4vForConditionalGeneration, cfg, proc)
 
 
 def aya_vision(out: Path) -> Path:
@@ -467,7 +472,7 @@ def aya_vision(out: Path) -> Path:
         text_config=dict(model_type="cohere2", **llama(tok), sliding_window=64, layer_types=["sliding_attention", "full_attention"]),
         downsample_factor=2, image_token_index=tok.convert_tokens_to_ids("<|IMG_PATCH|>"), tie_word_embeddings=False,
     )  # fmt: skip
-    return save(out, AyaVisionForConditionalGeneration(cfg), proc)
+    return save(out, AyaVisionForConditionalGeneration, cfg, proc)
 
 
 @dataclass(frozen=True)
