@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create/reuse .venv at the repo root and install lamm (CPU torch pinned) plus what scoring needs.
+# Create/reuse .venv at the repo root and install lamm (CPU torch pinned) plus what scoring and the hf: test
+# matrix need (extras dev, hf).
 # Sourced by scripts/quickstart.sh and scripts/test.sh; safe to run again (it only reinstalls on change).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -21,6 +22,6 @@ want=$(cat pyproject.toml constraints-cpu.txt | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "[bootstrap] installing lamm into .venv (CPU torch pinned by constraints-cpu.txt)"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -c constraints-cpu.txt -e '.[dev]'
+  .venv/bin/python -m pip install -q -c constraints-cpu.txt -e '.[dev,hf]'
   echo "$want" > "$stamp"
 fi

@@ -18,8 +18,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from lamm.bench.eval.adapters.hf_load import parse_model_args
 from lamm.bench.eval.decoding import decoding_options
-from lamm.bench.eval.runner import EvalConfig, RecordFailed, evaluate, select_datasets
+from lamm.bench.eval.runner import EvalConfig, RecordFailed, dataset_listing, evaluate, select_datasets
 from lamm.model.official_args import (
     add_base_arguments,
     add_modality_arguments,
@@ -29,13 +30,15 @@ from lamm.model.official_args import (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="(required) lamm:CKPT | hf:NAME_OR_PATH | openai:MODEL@URL | answers:DIR")
+    p.add_argument("--benchmark-dir", type=Path, help="2D_Benchmark or 3D_Benchmark folder (required)")
     p.add_argument(
-        "--model", required=True, help="lamm:CKPT | hf:NAME_OR_PATH | openai:MODEL@URL | answers:DIR"
+        "--datasets",
+        default="all",
+        help="comma-separated dataset names, 'all' (default), or 'list' to list them",
     )
-    p.add_argument("--benchmark-dir", required=True, type=Path, help="2D_Benchmark or 3D_Benchmark folder")
-    p.add_argument("--datasets", default="all", help="comma-separated dataset names, or 'all' (default)")
     p.add_argument("--mode", default="common", choices=["common", "locating", "all"])
-    p.add_argument("--out", required=True, type=Path, help="run folder (answers, results.json)")
+    p.add_argument("--out", type=Path, help="run folder (answers, results.json; required)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--limit", type=int, default=None, help="first N records of each dataset")
     p.add_argument("--on-error", choices=["raise", "skip"], default="raise", help="bad records: stop or skip")
@@ -65,6 +68,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=int, default=None, help="openai: requests in flight")
     p.add_argument("--timeout", type=float, default=None, help="openai: seconds per request")
     p.add_argument("--device", default=None, help="lamm/hf: torch device (default: cuda if available)")
+    p.add_argument(
+        "--model-args",
+        default=None,
+        help="hf: KEY=VALUE,... e.g. dtype=bfloat16,device_map=auto,attn_implementation=sdpa,max_pixels=200704,"
+        "trust_remote_code=true (docs/evaluation.md)",
+    )
     add_base_arguments(p)
     add_modality_arguments(p)
 
@@ -72,7 +81,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise SystemExit("lamm eval: --batch-size must be >= 1")
-    datasets = select_datasets(args.benchmark_dir, args.datasets, args.mode)
+    if args.datasets.strip() == "list":
+        print(dataset_listing())
+        return 0
+    for flag in ("model", "benchmark_dir", "out"):
+        if getattr(args, flag) is None:
+            raise SystemExit(f"lamm eval: --{flag.replace('_', '-')} is required")
+    try:
+        model_args = parse_model_args(args.model_args)
+        if model_args and not args.model.startswith("hf:"):
+            raise ValueError("--model-args is for hf: models")
+    except ValueError as exc:
+        print(f"lamm: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        datasets = select_datasets(args.benchmark_dir, args.datasets, args.mode)
+    except ValueError as exc:  # unknown name, or no meta file of the mode in the folder
+        print(f"lamm: error: {exc}\n{dataset_listing()}", file=sys.stderr)
+        return 2
     try:
         options = decoding_options(
             args.decoding,
@@ -93,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
             "timeout": args.timeout,
             "device": args.device,
             "template": args.template,
+            "model_args": model_args or None,
         }.items()
         if v is not None
     )

@@ -87,6 +87,17 @@ def select_datasets(benchmark_dir: str | Path, names: str = "all", mode: str = "
     return chosen
 
 
+def dataset_listing() -> str:
+    """The valid ``--datasets`` names, per benchmark (2D/3D) and mode (common/locating)."""
+    lines = ["valid --datasets names (comma-separated; 'all': every dataset whose meta file is present):"]
+    for dim, folder in (("2d", "2D_Benchmark"), ("3d", "3D_Benchmark")):
+        for mode in ("common", "locating"):
+            names = [s.name for s in DATASETS if s.dim == dim and s.mode == mode]
+            if names:
+                lines.append(f"  {folder}, --mode {mode}: {', '.join(names)}")
+    return "\n".join(lines)
+
+
 def check_media(benchmark_dir: Path, spec: DatasetSpec, record: BenchRecord) -> Path:
     """The record's media path after a full read (missing/corrupt image, unreadable point cloud)."""
     from lamm.formats.media import check_image, load_npy_points
@@ -276,8 +287,8 @@ def provenance(cfg: EvalConfig, adapter: Adapter, world: int, started: str) -> d
 
 
 # Adapter options that change the answers: a resumed run must use the same ones (device, concurrency and
-# timeouts only change how fast they come).
-ANSWER_OPTIONS = ("max_new_tokens", "do_sample", "temperature", "top_p", "top_k", "template")
+# timeouts only change how fast they come). hf: ``model_args`` (dtype, processor options, ...) count too.
+ANSWER_OPTIONS = ("max_new_tokens", "do_sample", "temperature", "top_p", "top_k", "template", "model_args")
 BASE_OPTIONS = ("base_llm", "encoder", "modality", "num_media_tokens", "encoder_options")  # official .pt
 
 
