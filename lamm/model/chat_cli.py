@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="default: cuda when available, else cpu")
     parser.add_argument("--base-llm", default=None, help="load on this base LLM instead of the recorded one")
     parser.add_argument(
+        "--base-encoder", default=None, help="load on this encoder folder instead of the recorded one"
+    )
+    parser.add_argument(
         "--force", action="store_true", help="load even if the base differs from the trained-on one"
     )
     parser.add_argument(
@@ -56,7 +59,11 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         model, tokenizer = load_checkpoint(
-            args.checkpoint, base_llm=args.base_llm, force=args.force, device=device
+            args.checkpoint,
+            base_llm=args.base_llm,
+            base_encoder=args.base_encoder,
+            force=args.force,
+            device=device,
         )
     preprocess = model.encoder.preprocessor()
     media = preprocess(args.media) if args.media else None
