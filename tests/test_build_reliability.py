@@ -219,3 +219,18 @@ def test_c2_dialogue_differs_per_image(tmp_path):
     recs = json.loads((tmp_path / "llm" / "meta_file" / "factual_knowledge_dialogue.json").read_text())
     owls = [json.dumps(r["conversations"]) for r in recs if r["id"].startswith("snowy_owl")]
     assert len(owls) == 6 and len(set(owls)) == 6
+
+
+def test_c4_refuses_non_finite_annotations():
+    """17.4: lamm.data.c4 (also used outside the build) refuses a NaN box instead of writing 'nan'."""
+    import random
+
+    import pytest
+
+    from lamm.data.c4 import c4_conversation
+
+    ann = {"objects": [{"label": "cat", "bbox": [float("nan"), 0.04, 0.5, 0.12]}]}
+    with pytest.raises(ValueError, match=r"non-finite number: annotation.objects\[0\].bbox\[0\] is nan"):
+        c4_conversation("detection", ann, random.Random(0))
+    ann["objects"][0]["bbox"][0] = 0.1
+    assert "0.1" in c4_conversation("detection", ann, random.Random(0))[1]["value"]

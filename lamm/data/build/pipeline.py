@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import platform
 import random
@@ -29,14 +28,13 @@ from lamm.data.build.recipe import KINDS, Recipe, SourceSpec
 from lamm.data.build.sources import Item, load_source
 from lamm.data.build.tasks import task_ann
 from lamm.data.build.validate import check_conversation
-from lamm.data.c4 import c4_conversation
+from lamm.data.c4 import c4_conversation, non_finite
 from lamm.data.c4 import task_type as c4_task_type
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import iter_jsonl, temp_path, write_json_official
 from lamm.formats.lock import FolderLock
 from lamm.formats.media import check_image, load_npy_points
 
-NUMERIC_KEYS = ("bbox", "point", "points", "count", "keypoints", "box", "center", "size")
 SAMPLES, REJECTS, STATE, MANIFEST = "samples.jsonl", "rejects.jsonl", "build_state.json", "manifest.json"
 FILES_2D = {
     "daily_dialogue": "daily_dialogue.json",
@@ -143,24 +141,6 @@ def job_task_type(job: Job) -> str:
     if job.kind == "vision_task":
         return c4_task_type(job.task)
     return KINDS[job.kind] + ("3d" if job.item.dim == "3d" else "")
-
-
-def non_finite(value: Any, where: str = "annotation") -> str | None:
-    """Where ``value`` (an item's annotation) holds a NaN/inf number or a number given as text in a
-    box, point, count or keypoint; None when every number is finite."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"{where} is {value}"
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if k in NUMERIC_KEYS and isinstance(v, str):
-                return f"{where}.{k} is text ({v[:40]!r}), not a number"
-            if (found := non_finite(v, f"{where}.{k}")) is not None:
-                return found
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            if (found := non_finite(v, f"{where}[{i}]")) is not None:
-                return found
-    return None
 
 
 def llm_seed(seed: int, job: Job) -> int:
