@@ -262,7 +262,7 @@ def test_single_process_deepspeed_listens_on_loopback_only(setup, tmp_path):
     """17.8: one-process DeepSpeed training opens no socket on a non-loopback interface."""
     cfg, out = _config(setup, tmp_path / "run.yaml", deepspeed="zero1", epochs=50), tmp_path / "out"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lamm.cli", "train", str(cfg), "train.max_steps=150", "--out", str(out), "--quiet"],
+        [sys.executable, "-m", "lamm.cli", "train", str(cfg), "train.max_steps=30", "--out", str(out), "--quiet"],
         env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "DS_ACCELERATOR": "cpu"},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -334,3 +334,32 @@ def test_tiny_base_follows_its_settings_and_pretrains_ten_steps(setup, tmp_path,
     said = capsys.readouterr().out
     assert "rebuilding" in said and "tiny.llm_hidden: 32 -> 48" in said, said
     assert hidden() == 48 and json.loads((out / "base" / "clip" / "pretrain.json").read_text())["steps"] == 2
+
+
+def test_one_cycle_schedule_runs_for_every_short_length():
+    """14.8: both tower pre-trainings (clip_pretrain, pcl_pretrain) share one_cycle; torch's OneCycleLR
+    divided by zero at exactly 10 steps. Every length from 1 to 40 now runs to its end."""
+    import torch
+
+    from lamm.model.encoders.clip_pretrain import one_cycle
+
+    for steps in range(1, 41):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        sched = one_cycle(opt, 1.0, steps)
+        lrs = []
+        for _ in range(steps):
+            opt.step()
+            sched.step()
+            lrs.append(opt.param_groups[0]["lr"])
+        assert all(lr == lr and lr >= 0 for lr in lrs), (steps, lrs)
+
+
+@pytest.mark.slow
+def test_quickstart_smoke_run_of_ten_steps(tmp_path):
+    """14.8: the documented smoke run `lamm quickstart --max-steps 10` (tower pre-training 10 steps too)."""
+    out = tmp_path / "q"
+    args = ["quickstart", "--out", str(out), "--train", "16", "--test", "2", "--no-3d", "--max-steps", "10",
+            "--max-new-tokens", "4"]  # fmt: skip
+    assert main(args) == 0
+    assert json.loads((out / "tiny" / "base" / "clip" / "pretrain.json").read_text())["steps"] == 10
+    assert [json.loads(x)["step"] for x in (out / "tiny" / "train_log.jsonl").open()][-1] == 10
