@@ -205,6 +205,11 @@ def test_checkpoint_loads_from_another_directory_and_final_alias(setup, tmp_path
     chat[2] = str(ckpts / "final")
     monkeypatch.setattr(sys, "stdin", io.StringIO("hello\n"))
     assert main(chat) == 0
+    shutil.copytree(ckpts / "step-0000002", tmp_path / "alone")  # without its bases: a clear refusal
+    capsys.readouterr()
+    assert main([*chat[:2], str(tmp_path / "alone"), *chat[3:]]) == 2
+    err = capsys.readouterr().err
+    assert "base LLM" in err and "not found (moved?)" in err and "--base-llm PATH" in err
 
 
 def test_unknown_task_type_is_refused(setup, tmp_path):

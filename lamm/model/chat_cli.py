@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from lamm.model.checkpoint import load_checkpoint, load_official
+    from lamm.model.checkpoint import CheckpointError, load_checkpoint, load_official
     from lamm.model.generate import GenItem, generate
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -58,13 +58,17 @@ def run(args: argparse.Namespace) -> int:
             device=device,
         )
     else:
-        model, tokenizer = load_checkpoint(
-            args.checkpoint,
-            base_llm=args.base_llm,
-            base_encoder=args.base_encoder,
-            force=args.force,
-            device=device,
-        )
+        try:
+            model, tokenizer = load_checkpoint(
+                args.checkpoint,
+                base_llm=args.base_llm,
+                base_encoder=args.base_encoder,
+                force=args.force,
+                device=device,
+            )
+        except CheckpointError as exc:
+            print(f"lamm chat: error: {exc}", file=sys.stderr)
+            return 2
     preprocess = model.encoder.preprocessor()
     media = preprocess(args.media) if args.media else None
     interactive = sys.stdin.isatty()

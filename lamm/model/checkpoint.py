@@ -317,11 +317,17 @@ def load_checkpoint(
         config.llm = base_llm
     if base_encoder is not None:
         config.encoder = {**config.encoder, "path": base_encoder}
-    for what, where, flag in (
-        (config.llm, "base LLM", "base_llm=PATH (lamm chat --base-llm PATH)"),
-        (config.encoder.get("path"), "encoder", "base_encoder=PATH (lamm chat --base-encoder PATH)"),
+    for what, where, flag, part in (
+        (config.llm, "base LLM", "base_llm=PATH (lamm chat --base-llm PATH)", "base_llm"),
+        (
+            config.encoder.get("path"),
+            "encoder",
+            "base_encoder=PATH (lamm chat --base-encoder PATH)",
+            "encoder",
+        ),
     ):
-        if what and _looks_local(what) and not Path(what).expanduser().exists():
+        was_local = _looks_local(what or "") or "from_checkpoint" in (manifest.get(part) or {})
+        if what and was_local and not Path(what).expanduser().exists():
             raise CheckpointError(f"{d}: {where} {what!r} not found (moved?); pass {flag}")
     diffs = check_base(manifest, config, str(d))
     tokenizer = load_tokenizer(config)

@@ -116,7 +116,10 @@ def base_fingerprint(cfg: Config) -> dict[str, Any]:
     tokenizer (and pre-trained tower) read."""
     tiny = cfg.to_dict()["tiny"]
     files = sorted({f.path for f in cfg.data.files} | set(cfg.tiny.encoder_pretrain_files or []))
-    return {"tiny": tiny, "files": {p: _sha256(p) for p in files if os.path.isfile(p)}}
+    return {
+        "tiny": tiny,
+        "files": sorted(_sha256(p) for p in files if os.path.isfile(p)),
+    }  # contents, not paths
 
 
 def base_mismatch(base: Path, fp: dict[str, Any]) -> list[str]:
