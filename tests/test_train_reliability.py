@@ -116,8 +116,9 @@ def test_overrides_after_flags_and_resume_path_option(setup, tmp_path, capsys):
     ckpt = out / "checkpoints" / "step-0000001"
     assert main(["train", str(cfg), "--out", str(out), "--resume", str(ckpt)]) == 2
     assert "--resume-from PATH" in capsys.readouterr().err
+    latest = out / "checkpoints" / "latest"  # a pointer folder naming step-0000001
     rc = main(
-        ["train", str(cfg), "--out", str(out), "--resume-from", str(ckpt), "train.max_steps=3", "--quiet"]
+        ["train", str(cfg), "--out", str(out), "--resume-from", str(latest), "train.max_steps=3", "--quiet"]
     )
     assert rc == 0
     assert [json.loads(x)["step"] for x in (out / "train_log.jsonl").open()] == [1, 2, 3]

@@ -412,7 +412,9 @@ class Trainer:
             if ckpt is None and self.env.is_main:
                 print(f"[lamm train] no complete checkpoint under {self.out}/checkpoints; starting fresh")
             return ckpt
-        path = Path(resume)
+        from lamm.model.checkpoint import resolve_checkpoint
+
+        path = resolve_checkpoint(resume)  # checkpoints/final or latest name a step-N folder
         if not (path / DONE_MARK).is_file():
             raise ConfigError(f"--resume {path}: not a complete checkpoint (no {DONE_MARK} file)")
         return path
