@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from build_fixtures import _img, bamboo, coco, voc, write_recipe
+from build_fixtures import _img, bamboo, coco, fsc147, scannet, voc, write_recipe
 from servers.chat_stub import ChatStub
 
 import lamm
@@ -234,3 +234,32 @@ def test_c4_refuses_non_finite_annotations():
         c4_conversation("detection", ann, random.Random(0))
     ann["objects"][0]["bbox"][0] = 0.1
     assert "0.1" in c4_conversation("detection", ann, random.Random(0))[1]["value"]
+
+
+def test_non_finite_3d_box_and_text_point(tmp_path, capsys):
+    """17.4/17.5: a NaN 3D box (scene3d) rejects that scene's jobs with the field named; an FSC147 point
+    given as text is an error naming the source, not a raw ValueError."""
+    scannet(tmp_path)
+    scene = tmp_path / "scannet" / "scenes" / "scene0000_00.json"
+    data = json.loads(scene.read_text())
+    data["objects"][1]["bbox"][2] = float("nan")
+    scene.write_text(json.dumps(data))  # json writes NaN, as a careless converter would
+    sources = (
+        "\n  - {name: scannet, type: scene3d, root: scannet, produce: {vision_task: {detection3d: all}}}\n"
+    )
+    assert _build(write_recipe(tmp_path / "r3d.yaml", sources=sources), tmp_path / "out3d") == 0
+    rejects = _rows(tmp_path / "out3d" / "rejects.jsonl")
+    assert [r["id"] for r in rejects] == ["scene0000_00"]
+    assert rejects[0]["reasons"] == ["annotation: non-finite number: annotation.objects[1].bbox[2] is nan"]
+    recs = json.loads((tmp_path / "out3d" / "meta_file" / "LAMM_3dinstruct.json").read_text())
+    assert [r["id"] for r in recs] == ["scene0001_00"] and "nan" not in json.dumps(recs).lower()
+    fsc147(tmp_path)
+    ann = tmp_path / "fsc147" / "annotation_FSC147_384.json"
+    data = json.loads(ann.read_text())
+    data["2.jpg"]["points"][1] = "50,25"
+    ann.write_text(json.dumps(data))
+    sources = "\n  - {name: fsc, type: fsc147, root: fsc147, produce: {vision_task: {counting: all}}}\n"
+    capsys.readouterr()
+    assert _build(write_recipe(tmp_path / "rfsc.yaml", sources=sources), tmp_path / "outfsc") == 2
+    err = capsys.readouterr().err
+    assert "source 'fsc' (fsc147): malformed annotation" in err and "Traceback" not in err, err

@@ -46,7 +46,15 @@ class Item:
 def load_source(spec: Any, data_root: Path) -> tuple[list[Item], list[Path]]:
     """Items of one recipe source (sorted by id) and the annotation files they came from."""
     mod = importlib.import_module(SOURCE_TYPES[spec.type])
-    items, files = mod.load(spec, data_root)
+    try:
+        items, files = mod.load(spec, data_root)
+    except FormatError:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError) as exc:  # a value of the wrong type or shape
+        raise FormatError(
+            spec.root,
+            f"source {spec.name!r} ({spec.type}): malformed annotation ({type(exc).__name__}: {exc})",
+        ) from None
     seen: set[str] = set()
     for it in items:
         if it.id in seen:
