@@ -101,7 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from lamm.formats.errors import FormatError
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # `lamm train CFG --quiet k=v`: overrides may follow the flags
+        if not isinstance(getattr(args, "overrides", None), list) or any(e.startswith("-") for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.overrides += extra
     try:
         return int(args._run(args) or 0)
     except FormatError as exc:

@@ -248,6 +248,7 @@ class LLMClient:
         self._cache = DiskCache(cache_dir) if cache_dir else None
         self._prices = (price_input_per_1m, price_output_per_1m)
         self._lock = threading.Lock()
+        self._flights: dict[str, threading.Lock] = {}  # cache key -> held while its request is in flight
         self.usage = Usage(errors={})
         self.retries: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()
@@ -281,9 +282,19 @@ class LLMClient:
         return Reply(text, pt, ct)
 
     def chat(self, messages: list[dict[str, Any]], **params: Any) -> Reply:
-        """One completion, from the cache when this exact request was answered before."""
+        """One completion, from the cache when this exact request was answered before. Identical
+        requests in flight at once make one call (single flight per cache key): the others wait and
+        read the cache."""
         params = {**self.params, **params}
         key = cache_key(self.model, messages, params)
+        if self._cache is None:
+            return self._chat(key, messages, params)
+        with self._lock:
+            flight = self._flights.setdefault(key, threading.Lock())
+        with flight:
+            return self._chat(key, messages, params)
+
+    def _chat(self, key: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> Reply:
         if self._cache is not None and (hit := self._cache.get(key)) is not None:
             self._count(cache_hits=1)
             return Reply(

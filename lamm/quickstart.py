@@ -69,7 +69,7 @@ def train_preset(
     )
     cfg = load_config(preset_path(preset), overrides)
     resolve_config_paths(cfg, str(data_dir))
-    result = train(cfg, resume="latest" if latest_checkpoint(out) else None, progress=progress)
+    result = train(cfg, resume="latest", progress=progress)  # continues a killed run, else starts one
     ckpt = result.checkpoint or latest_checkpoint(out)
     if ckpt is None:
         raise RuntimeError(f"training {preset} wrote no checkpoint under {out}")

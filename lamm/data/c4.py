@@ -20,6 +20,7 @@ conversation. 2D conversations start with ``"<image>\\n"``; 3D ones carry no pla
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -431,6 +432,27 @@ BUILDERS: dict[str, Callable[[dict, Any], list[Turn]]] = {
 }
 
 
+NUMERIC_KEYS = ("bbox", "point", "points", "count", "keypoints", "box", "center", "size")
+
+
+def non_finite(value: Any, where: str = "annotation") -> str | None:
+    """Where ``value`` (an item's annotation) holds a NaN/inf number or a number given as text in a
+    box, point, count or keypoint; None when every number is finite."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{where} is {value}"
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k in NUMERIC_KEYS and isinstance(v, str):
+                return f"{where}.{k} is text ({v[:40]!r}), not a number"
+            if (found := non_finite(v, f"{where}.{k}")) is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            if (found := non_finite(v, f"{where}[{i}]")) is not None:
+                return found
+    return None
+
+
 def c4_conversation(
     task: str, ann: dict[str, Any], rng: Any, *, placeholder: bool | None = None
 ) -> list[Turn]:
@@ -441,6 +463,8 @@ def c4_conversation(
     """
     if task not in BUILDERS:
         raise KeyError(f"unknown C4 task {task!r}; known: {sorted(BUILDERS)}")
+    if (found := non_finite(ann)) is not None:  # never "nan, 0.04" in training text
+        raise ValueError(f"non-finite number: {found}")
     try:
         conv = BUILDERS[task](ann, rng)
     except KeyError as exc:

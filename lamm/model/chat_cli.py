@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="default: cuda when available, else cpu")
     parser.add_argument("--base-llm", default=None, help="load on this base LLM instead of the recorded one")
     parser.add_argument(
+        "--base-encoder", default=None, help="load on this encoder folder instead of the recorded one"
+    )
+    parser.add_argument(
         "--force", action="store_true", help="load even if the base differs from the trained-on one"
     )
     parser.add_argument(
@@ -77,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from lamm.formats.errors import FormatError
-    from lamm.model.checkpoint import load_checkpoint, load_official
+    from lamm.model.checkpoint import CheckpointError, load_checkpoint, load_official
     from lamm.model.generate import GenItem, generate
     from lamm.model.template import cli_demo_system, get_template
     from lamm.protocol.prompts import prompt
@@ -109,9 +112,17 @@ def run(args: argparse.Namespace) -> int:
             template=args.template,
         )
     else:
-        model, tokenizer = load_checkpoint(
-            args.checkpoint, base_llm=args.base_llm, force=args.force, device=device
-        )
+        try:
+            model, tokenizer = load_checkpoint(
+                args.checkpoint,
+                base_llm=args.base_llm,
+                base_encoder=args.base_encoder,
+                force=args.force,
+                device=device,
+            )
+        except CheckpointError as exc:
+            print(f"lamm chat: error: {exc}", file=sys.stderr)
+            return 2
     # Official deltas in a "###" template talk in cli_demo.py's layout, history folded into the text
     # before the question; lamm checkpoints continue the conversation as they were trained.
     cli_demo = official and get_template(model.config.template).separator == "###"

@@ -161,6 +161,11 @@ def save_trainable(model, directory: str | Path, tokenizer=None) -> Path:
         "num_tensors": len(state),
         "num_params": sum(v.numel() for v in state.values()),
     }
+    for key, path in (("base_llm", model.config.llm), ("encoder", model.config.encoder.get("path"))):
+        if path and Path(path).expanduser().exists():  # local: found again when moved along
+            manifest[key]["from_checkpoint"] = os.path.relpath(
+                Path(path).expanduser().resolve(), out.resolve()
+            )
     _write_json(out / MANIFEST_FILE, manifest)
     if tokenizer is not None:
         tokenizer.save_pretrained(str(out / TOKENIZER_DIR))
@@ -251,6 +256,31 @@ def _looks_local(path: str) -> bool:
     return path.startswith(("/", "./", "../", "~")) or path.count("/") != 1
 
 
+def resolve_checkpoint(directory: str | Path) -> Path:
+    """A checkpoint folder, following a ``checkpoints/final`` or ``latest`` pointer (``pointer.json``
+    naming a sibling ``step-N`` folder) to the checkpoint it names."""
+    d = Path(directory)
+    pointer = d / "pointer.json"
+    if not (d / MANIFEST_FILE).is_file() and pointer.is_file():
+        target = str(json.loads(pointer.read_text("utf-8")).get("checkpoint", ""))
+        if not target.startswith("../") or "/" in target[3:] or target[3:] in ("", ".", ".."):
+            raise CheckpointError(f"{pointer}: names {target!r}, not a sibling checkpoint folder")
+        return d.parent / target[3:]
+    return d
+
+
+def _relocated(path: str | None, manifest_part: dict[str, Any], d: Path) -> str | None:
+    """A local base path recorded relative to the training's working directory, found from elsewhere:
+    relative to the checkpoint (recorded at save), else below one of the checkpoint's parent folders."""
+    if not path or Path(path).expanduser().exists():
+        return path
+    rel = manifest_part.get("from_checkpoint")
+    candidates = [d / rel] if rel else []
+    if (rel or _looks_local(path)) and not Path(path).is_absolute():
+        candidates += [a / path for a in d.resolve().parents]
+    return next((str(c.resolve()) for c in candidates if c.exists()), path)
+
+
 def load_checkpoint(
     directory: str | Path,
     *,
@@ -269,24 +299,37 @@ def load_checkpoint(
     """
     from lamm.model.lamm_model import build_model, load_tokenizer
 
-    d = Path(directory)
+    d = resolve_checkpoint(directory)
     manifest = read_manifest(d)
     data = json.loads((d / CONFIG_FILE).read_text("utf-8"))
     config = ModelConfig.from_dict(data)
+    llm = _relocated(config.llm, manifest.get("base_llm") or {}, d)
+    if config.tokenizer == config.llm:
+        config.tokenizer = llm
+    config.llm = llm
+    if config.encoder.get("path"):
+        config.encoder = {
+            **config.encoder,
+            "path": _relocated(config.encoder["path"], manifest.get("encoder") or {}, d),
+        }
     if base_llm is not None:
         if config.tokenizer in (None, config.llm):
             config.tokenizer = None
         config.llm = base_llm
     if base_encoder is not None:
         config.encoder = {**config.encoder, "path": base_encoder}
-    for what, where, flag in (
-        (config.llm, "base LLM", "base_llm"),
-        (config.encoder.get("path"), "encoder", "base_encoder"),
+    for what, where, flag, part in (
+        (config.llm, "base LLM", "base_llm=PATH (lamm chat --base-llm PATH)", "base_llm"),
+        (
+            config.encoder.get("path"),
+            "encoder",
+            "base_encoder=PATH (lamm chat --base-encoder PATH)",
+            "encoder",
+        ),
     ):
-        if what and _looks_local(what) and not Path(what).expanduser().exists():
-            raise CheckpointError(
-                f"{d}: {where} {what!r} not found (moved?); pass {flag}=PATH (--base-llm in lamm chat)"
-            )
+        was_local = _looks_local(what or "") or "from_checkpoint" in (manifest.get(part) or {})
+        if what and was_local and not Path(what).expanduser().exists():
+            raise CheckpointError(f"{d}: {where} {what!r} not found (moved?); pass {flag}")
     diffs = check_base(manifest, config, str(d))
     tokenizer = load_tokenizer(config)
     tok_fp = manifest["tokenizer"].get("fingerprint")

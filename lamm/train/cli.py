@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import sys
 from pathlib import Path
 
 
@@ -22,8 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="output folder (overrides out_dir)")
     parser.add_argument("--max-steps", type=int, help="train at most this many optimiser steps")
     parser.add_argument(
-        "--resume", nargs="?", const="latest", default=None,
-        help="continue from the latest complete checkpoint under the output folder (or from PATH)",
+        "--resume", action="store_true",
+        help="continue from the latest complete checkpoint under the output folder (same settings)",
+    )  # fmt: skip
+    parser.add_argument("--resume-from", metavar="PATH", help="continue from this complete checkpoint")
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="train into an output folder that holds an earlier run, deleting its checkpoints and logs",
     )  # fmt: skip
     parser.add_argument(
         "--stop-after", type=int, help="stop (with a checkpoint) after this many steps; the schedule still "
@@ -75,6 +81,16 @@ def build_config(args: argparse.Namespace):
     from lamm.train.config import ConfigError, load_config, preset_path
 
     overrides = list(args.overrides)
+    for item in overrides:
+        if "=" not in item:
+            hint = (
+                " (a checkpoint to resume from is given with --resume-from PATH)"
+                if Path(item).is_dir()
+                else ""
+            )
+            raise ConfigError(f"{item!r} is not a section.key=value override{hint}")
+    if args.config and "=" in args.config and not args.preset:
+        raise ConfigError(f"{args.config!r} is an override: give the config file (or --preset) first")
     if args.preset and args.config:
         if "=" not in args.config:
             raise ConfigError("give either a config file or --preset, not both")
@@ -98,18 +114,31 @@ def build_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from lamm.formats.lock import FolderLocked
     from lamm.train.config import ConfigError
 
+    if args.resume and args.resume_from:
+        print("lamm train: error: give --resume or --resume-from PATH, not both", file=sys.stderr)
+        return 2
+    if args.overwrite and (args.resume or args.resume_from):
+        print(
+            "lamm train: error: --overwrite starts afresh; it cannot be combined with --resume",
+            file=sys.stderr,
+        )
+        return 2
     try:
         cfg = build_config(args)
     except ConfigError as exc:
-        print(f"lamm train: error: {exc}")
+        print(f"lamm train: error: {exc}", file=sys.stderr)
         return 2
     from lamm.train.trainer import train
 
+    resume = args.resume_from or ("latest" if args.resume else None)
     try:
-        train(cfg, resume=args.resume, stop_after=args.stop_after, progress=not args.quiet)
-    except ConfigError as exc:
-        print(f"lamm train: error: {exc}")
+        train(
+            cfg, resume=resume, stop_after=args.stop_after, progress=not args.quiet, overwrite=args.overwrite
+        )
+    except (ConfigError, FolderLocked) as exc:
+        print(f"lamm train: error: {exc}", file=sys.stderr)
         return 2
     return 0

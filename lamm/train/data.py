@@ -28,6 +28,7 @@ from torch.utils.data import Dataset
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import read_json_array
 from lamm.formats.paths import data_root, resolve_media
+from lamm.protocol.prompts import train_system_message
 from lamm.train.config import DataConfig
 
 IGNORE_INDEX = -100
@@ -108,6 +109,12 @@ def load_items(
                     continue  # no vision key: skipped, as the official loader does
                 if spec.task_types is not None and sample.task_type not in spec.task_types:
                     continue  # not selected (data.files[].task_types)
+                try:  # also when the template has no system messages: `lamm data validate` flags it too
+                    train_system_message(sample.task_type)
+                except KeyError as exc:
+                    raise FormatError(
+                        path, str(exc).strip("'\""), index=i, record_id=sample.id, field="task_type"
+                    ) from None
                 if MEDIA_MODALITY[sample.media_key] != modality:
                     raise FormatError(
                         path, f"{sample.media_key!r} sample but the encoder takes {modality!r}", index=i,

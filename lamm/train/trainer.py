@@ -14,6 +14,7 @@ import os
 import random
 import shutil
 import socket
+import sys
 import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -26,7 +27,9 @@ import torch
 from torch import nn
 
 from lamm.formats.jsonio import JsonlAppender, iter_jsonl
+from lamm.formats.lock import FolderLock, FolderLocked
 from lamm.train import distributed as D
+from lamm.train import outdir as O
 from lamm.train.config import Config, ConfigError
 from lamm.train.data import Collator, InstructDataset, SkipLog, StepSampler, load_items
 
@@ -158,8 +161,9 @@ def resolve_precision(requested: str, device: torch.device) -> str:
     return "fp32"
 
 
-def model_config(cfg: Config, env: D.DistEnv):
-    """The ModelConfig of the run; the ``tiny`` preset first builds its random base into ``<out>/base``."""
+def model_config(cfg: Config, env: D.DistEnv, resuming: bool = False):
+    """The ModelConfig of the run; the ``tiny`` preset first builds its random base into ``<out>/base``
+    (again when its ``tiny`` settings or data changed: a resume on a changed base is refused)."""
     from lamm.model.config import ModelConfig
 
     if cfg.tiny is None:
@@ -169,6 +173,21 @@ def model_config(cfg: Config, env: D.DistEnv):
         return ModelConfig.from_dict(dict(cfg.model))
     base = Path(cfg.out_dir) / "base"
     cfg_file = base / "model_config.json"
+    fingerprint = O.base_fingerprint(cfg) if env.is_main else None
+    error = None
+    if env.is_main and cfg_file.is_file():
+        diffs = O.base_mismatch(base, fingerprint)
+        recorded = (base / O.BASE_FINGERPRINT).is_file()
+        if diffs and resuming and recorded:
+            error = f"{base} was built with other settings than this run's ({'; '.join(diffs)}); train into a new --out"
+        elif diffs and resuming:  # built before fingerprints: the checkpoint's settings were checked
+            O.write_base_fingerprint(base, fingerprint)
+        elif diffs:
+            print(f"[lamm train] rebuilding {base}: {'; '.join(diffs)}")
+            shutil.rmtree(base)
+    error = D.broadcast_object(error)
+    if error:
+        raise ConfigError(error)
     if env.is_main and not cfg_file.is_file():
         from lamm.model.tiny import build_tiny
 
@@ -185,6 +204,7 @@ def model_config(cfg: Config, env: D.DistEnv):
             # train.num_threads leaves a core to the DataLoader worker, which does not run yet: use every core
             with torch_threads(len(os.sched_getaffinity(0))):
                 pretrain_tiny_tower(cfg, base / "clip", steps=t.encoder_pretrain_steps, seed=t.seed)
+        O.write_base_fingerprint(base, fingerprint)
         tmp = cfg_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(built.to_dict(), indent=1), "utf-8")
         os.replace(tmp, cfg_file)
@@ -256,14 +276,13 @@ class Logger:
 
                 self.tb = SummaryWriter(str(out / "tensorboard"))
             except ImportError:
-                pass
-        if cfg.train.wandb:
-            try:
-                import wandb
+                print("[lamm train] note: TensorBoard logging (train.tensorboard) is off: the tensorboard package "
+                      "is not installed (pip install 'lamm[tensorboard]'; train.tensorboard=false hides this); "
+                      f"the log is {self.path}", file=sys.stderr)  # fmt: skip
+        if cfg.train.wandb:  # the package was checked when the run started
+            import wandb
 
-                self.wandb = wandb.init(project=os.environ.get("WANDB_PROJECT", "lamm"), config=cfg.to_dict())
-            except ImportError:
-                pass
+            self.wandb = wandb.init(project=os.environ.get("WANDB_PROJECT", "lamm"), config=cfg.to_dict())
 
     def log(self, rec: dict[str, Any]) -> None:
         if not self.enabled:
@@ -312,33 +331,65 @@ class RunResult:
 class Trainer:
     """Owns the model, data, optimiser and loop of one run (one per process)."""
 
-    def __init__(self, cfg: Config, *, resume: str | bool | None = None, progress: bool = True) -> None:
+    def __init__(
+        self, cfg: Config, *, resume: str | bool | None = None, progress: bool = True, overwrite: bool = False
+    ) -> None:
         self.cfg = cfg
         self.out = Path(cfg.out_dir)
         self.progress = progress
+        self.lock: FolderLock | None = None
+        if cfg.train.wandb:
+            _require_wandb()
         if cfg.train.num_threads:
             torch.set_num_threads(cfg.train.num_threads)
         self.env = self._init_env()
         self.world = self.env.world_size
         self.accum = cfg.grad_accum(self.world)
         self.precision = resolve_precision(cfg.train.precision, self.env.device)
-        if self.env.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
-        D.barrier()
-        self.resume_from = self._find_resume(resume)
-        seed_everything(cfg.train.seed)
-        self._build_model()
-        self._build_data()
-        self._build_optimizer()
-        self.start_step = 0
-        if self.resume_from is not None:
-            self._load_checkpoint(self.resume_from)
-        self.logger = Logger(self.out, cfg, self.env.is_main, self.start_step)
+        self._take_folder(resume, overwrite)
+        try:
+            self.resume_from = self._find_resume(resume)
+            if self.resume_from is not None:
+                O.check_resume_settings(self.resume_from, cfg)
+            seed_everything(cfg.train.seed)
+            self._build_model()
+            self._build_data()
+            self._build_optimizer()
+            self.start_step = 0
+            if self.resume_from is not None:
+                self._load_checkpoint(self.resume_from)
+            self.logger = Logger(self.out, cfg, self.env.is_main, self.start_step)
+        except BaseException:
+            self.close()  # the folder lock goes with the failed run
+            raise
 
     # ---------------------------------------------------------------- set-up
+    def _take_folder(self, resume: str | bool | None, overwrite: bool) -> None:
+        """Lock the output folder for the run (rank 0; the other ranks check it is their launch's) and
+        refuse to start afresh over an earlier run unless ``overwrite``."""
+        error = None
+        if self.env.is_main:
+            try:
+                self.lock = FolderLock(self.out, "lamm train").acquire()
+                if not resume:
+                    O.check_fresh_start(self.out, overwrite)
+            except (FolderLocked, ConfigError) as exc:
+                error = (type(exc).__name__, str(exc))
+        error = D.broadcast_object(error)
+        if error is None and not self.env.is_main:
+            try:
+                FolderLock(self.out, "lamm train").check_shared()
+            except FolderLocked as exc:
+                error = ("FolderLocked", str(exc))
+        if error is not None:
+            self.close()
+            raise (FolderLocked if error[0] == "FolderLocked" else ConfigError)(error[1])
+        D.barrier()
+
     def _init_env(self) -> D.DistEnv:
         if self.cfg.train.deepspeed and int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-            # DeepSpeed always needs a process group, even for one process.
+            # DeepSpeed always needs a process group, even for one process: an in-process store (torch's
+            # default TCPStore would listen on every interface for the whole run)
             os.environ.setdefault("RANK", "0")
             os.environ.setdefault("LOCAL_RANK", "0")
             os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
@@ -348,7 +399,8 @@ class Trainer:
             import torch.distributed as dist
 
             if not dist.is_initialized():
-                dist.init_process_group(backend=torch.distributed.get_default_backend_for_device(env.device))
+                backend = dist.get_default_backend_for_device(env.device)
+                dist.init_process_group(backend=backend, store=dist.HashStore(), rank=0, world_size=1)
             return D.DistEnv(0, 0, 1, env.device, dist.get_backend())
         return D.init_distributed()
 
@@ -360,7 +412,9 @@ class Trainer:
             if ckpt is None and self.env.is_main:
                 print(f"[lamm train] no complete checkpoint under {self.out}/checkpoints; starting fresh")
             return ckpt
-        path = Path(resume)
+        from lamm.model.checkpoint import resolve_checkpoint
+
+        path = resolve_checkpoint(resume)  # checkpoints/final or latest name a step-N folder
         if not (path / DONE_MARK).is_file():
             raise ConfigError(f"--resume {path}: not a complete checkpoint (no {DONE_MARK} file)")
         return path
@@ -368,7 +422,7 @@ class Trainer:
     def _build_model(self) -> None:
         from lamm.model.lamm_model import build_model
 
-        self.model_cfg = model_config(self.cfg, self.env)
+        self.model_cfg = model_config(self.cfg, self.env, resuming=self.resume_from is not None)
         if self.cfg.train.gradient_checkpointing:
             self.model_cfg.gradient_checkpointing = True
         seed_everything(self.cfg.train.seed)
@@ -659,6 +713,9 @@ class Trainer:
         D.barrier()
         if self.env.is_main:
             (path / DONE_MARK).write_text(f"{step}\n", "utf-8")
+            O.write_alias(path.parent, "latest", path)
+            if step == self.total_steps:
+                O.write_alias(path.parent, "final", path)
             self._prune_checkpoints(path)
         D.barrier()
         return path
@@ -680,22 +737,25 @@ class Trainer:
     def _load_checkpoint(self, path: Path) -> None:
         from lamm.model.checkpoint import load_trainable
 
-        state = torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
+        state = _load_state(path / STATE_FILE)
         if state["total_steps"] != self.total_steps:
             raise ConfigError(
                 f"--resume {path}: the run had {state['total_steps']} steps, this config gives {self.total_steps}"
             )
         if self.engine is not None:  # DeepSpeed's checkpoint holds the trainable weights (maybe sharded) too
-            self.engine.load_checkpoint(str(path / "deepspeed"), tag="state", load_module_strict=False)
+            with _unreadable(path / "deepspeed"):
+                self.engine.load_checkpoint(str(path / "deepspeed"), tag="state", load_module_strict=False)
         else:
-            load_trainable(self.model, path)
-            self.optimizer.load_state_dict(state["optimizer"])
-            self.scheduler.load_state_dict(state["scheduler"])
-            if self.scaler is not None and "scaler" in state:
-                self.scaler.load_state_dict(state["scaler"])
+            with _unreadable(path / "model.safetensors"):
+                load_trainable(self.model, path)
+            with _unreadable(path / STATE_FILE):
+                self.optimizer.load_state_dict(state["optimizer"])
+                self.scheduler.load_state_dict(state["scheduler"])
+                if self.scaler is not None and "scaler" in state:
+                    self.scaler.load_state_dict(state["scaler"])
         rng_file = path / f"rng-rank{self.env.rank}.pt"
         if rng_file.is_file() and state["world_size"] == self.world:
-            set_rng_state(torch.load(rng_file, map_location="cpu", weights_only=True))
+            set_rng_state(_load_state(rng_file))
         elif self.env.is_main:
             print(f"[lamm train] resuming on {self.world} processes (saved on {state['world_size']}): "
                   "RNG streams restart, the data order is unchanged")  # fmt: skip
@@ -705,6 +765,44 @@ class Trainer:
 
     def close(self) -> None:
         D.cleanup()
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+
+def _require_wandb() -> None:
+    """``train.wandb=true`` without the package is refused up front, not ignored."""
+    try:
+        import wandb  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "train.wandb=true needs the wandb package (pip install 'lamm[wandb]'), or set train.wandb=false"
+        ) from None
+
+
+@contextmanager
+def _unreadable(path: Path):
+    """Turn a torch/safetensors/pickle failure on a checkpoint file into an error naming the file."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except Exception as exc:  # pickle.UnpicklingError, safetensors' SafetensorError, RuntimeError, EOFError
+        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"--resume: cannot read {path} ({type(exc).__name__}: {reason}). The checkpoint is damaged or was not "
+            f"written by lamm train (only tensors are accepted, never pickled code): delete {path.parent} to "
+            "resume from the checkpoint before it, or start afresh with --overwrite"
+        ) from None
+
+
+def _load_state(path: Path) -> dict[str, Any]:
+    """A trainer-state file (tensors, numbers, lists only: ``weights_only``)."""
+    with _unreadable(path):
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict):
+        raise ConfigError(f"--resume: {path} holds a {type(state).__name__}, not a lamm trainer state")
+    return state
 
 
 def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
@@ -719,13 +817,18 @@ def _free_port() -> int:
 
 
 def train(
-    cfg: Config, *, resume: str | bool | None = None, stop_after: int | None = None, progress: bool = True
+    cfg: Config,
+    *,
+    resume: str | bool | None = None,
+    stop_after: int | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
 ) -> RunResult:
     """Build a Trainer for this process and run it; the caller's torch thread count is restored after
     (``train.num_threads`` is for the training loop, not for what the process does next, e.g. the
     quickstart's evaluation)."""
     with torch_threads():
-        trainer = Trainer(cfg, resume=resume, progress=progress)
+        trainer = Trainer(cfg, resume=resume, progress=progress, overwrite=overwrite)
         try:
             return trainer.train(stop_after=stop_after)
         finally:

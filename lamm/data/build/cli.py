@@ -29,18 +29,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="LLM reply cache (default: OUT/cache); share it across builds",
     )
+    p.add_argument(
+        "--on-error", choices=("skip", "raise"), default="skip",
+        help="an item whose media is missing, empty or unreadable: reject it with the reason (default) or stop",
+    )  # fmt: skip
+    p.add_argument(
+        "--api-key-env", default=None, metavar="NAME",
+        help="environment variable holding the API key (default: LAMM_API_KEY, then OPENAI_API_KEY); "
+        "a recipe cannot name one",
+    )  # fmt: skip
     p.add_argument("--no-progress", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
     from lamm.data.build.pipeline import Builder
     from lamm.data.build.recipe import load_recipe
+    from lamm.formats.lock import FolderLocked
 
     recipe = load_recipe(args.recipe)
     g = recipe.generator
     for attr, value in (("type", args.generator), ("base_url", args.base_url), ("model", args.model),
                         ("concurrency", args.concurrency), ("requests_per_minute", args.rpm),
-                        ("tokens_per_minute", args.tpm)):  # fmt: skip
+                        ("tokens_per_minute", args.tpm), ("api_key_env", args.api_key_env)):  # fmt: skip
         if value is not None:
             setattr(g, attr, value)
     if args.limit is not None and args.limit < 1:
@@ -53,8 +63,12 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     out = args.out or Path("runs") / "data" / recipe.name
-    manifest = Builder(recipe, out, limit=args.limit, resume=args.resume, cache_dir=args.cache_dir,
-                       progress=not args.no_progress).run()  # fmt: skip
+    try:
+        manifest = Builder(recipe, out, limit=args.limit, resume=args.resume, cache_dir=args.cache_dir,
+                           progress=not args.no_progress, on_error=args.on_error).run()  # fmt: skip
+    except FolderLocked as exc:
+        print(f"lamm data build: error: {exc}", file=sys.stderr)
+        return 2
     c, r = manifest["counts"], manifest["rejects"]
     print(f"wrote {c['kept']} samples ({c['train']} train, {c['val']} val) to {out}/meta_file; "
           f"{r['final']} rejected (see {out}/rejects.jsonl); manifest {out}/manifest.json")  # fmt: skip

@@ -120,27 +120,33 @@ def _daily(item: Item, rng: Any) -> list[dict[str, str]]:
     return conv
 
 
+KNOW_ASK = ("What is the {thing} in this {media}?", "What does this {media} show?", "Can you identify the {thing} in this {media}?",
+            "What kind of {thing} is this?")  # fmt: skip
+KNOW_SAY = ("This is {a} {label}.", "It is {a} {label}.", "The {media} shows {a} {label}.")
+KNOW_MORE = ("Can you tell me more about the {label}?", "What do you know about {labels}?",
+             "What is interesting about {labels}?", "Tell me something about the {label}.")  # fmt: skip
+KNOW_ELSE = ("Anything else worth knowing?", "What else can you tell me?", "Is there more to know about it?")
+
+
 def _knowledge(item: Item, rng: Any) -> list[dict[str, str]]:
+    """C2: name the class, then facts from its knowledge text. Images of one class share that text, so
+    the phrasing, the facts chosen and their order are drawn per image (the job's seeded ``rng``)."""
     label, sents = item.ann["label"], _sentences(item.ann["knowledge"])
+    media = "point cloud" if item.dim == "3d" else "image"
     thing = "object" if item.dim == "3d" else rng.choice(["object", "thing"])
+    fill = {"thing": thing, "media": media, "label": label, "labels": plural(label), "a": article(label)}
+    start = rng.randrange(len(sents)) if sents else 0
+    facts = sents[start:] + sents[:start]  # a rotation: every fact still said once, from another start
     conv = [
-        {
-            "from": "human",
-            "value": f"What is the {thing} in this {'point cloud' if item.dim == '3d' else 'image'}?",
-        },
-        {"from": "gpt", "value": f"This is {article(label)} {label}."},
-        {
-            "from": "human",
-            "value": rng.choice(
-                [f"Can you tell me more about the {label}?", f"What do you know about {plural(label)}?"]
-            ),
-        },
-        {"from": "gpt", "value": " ".join(sents[:2])},
+        {"from": "human", "value": rng.choice(KNOW_ASK).format(**fill)},
+        {"from": "gpt", "value": rng.choice(KNOW_SAY).format(**fill)},
+        {"from": "human", "value": rng.choice(KNOW_MORE).format(**fill)},
+        {"from": "gpt", "value": " ".join(facts[:2])},
     ]
-    if len(sents) > 2:
+    if len(facts) > 2:
         conv += [
-            {"from": "human", "value": "Anything else worth knowing?"},
-            {"from": "gpt", "value": " ".join(sents[2:5])},
+            {"from": "human", "value": rng.choice(KNOW_ELSE)},
+            {"from": "gpt", "value": " ".join(facts[2:5])},
         ]
     return conv
 

@@ -14,6 +14,7 @@ import platform
 import random
 import sys
 import time
+import zlib
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
@@ -27,10 +28,12 @@ from lamm.data.build.recipe import KINDS, Recipe, SourceSpec
 from lamm.data.build.sources import Item, load_source
 from lamm.data.build.tasks import task_ann
 from lamm.data.build.validate import check_conversation
-from lamm.data.c4 import c4_conversation
+from lamm.data.c4 import c4_conversation, non_finite
 from lamm.data.c4 import task_type as c4_task_type
 from lamm.formats.errors import FormatError
-from lamm.formats.jsonio import iter_jsonl, write_json_official
+from lamm.formats.jsonio import iter_jsonl, temp_path, write_json_official
+from lamm.formats.lock import FolderLock
+from lamm.formats.media import check_image, load_npy_points
 
 SAMPLES, REJECTS, STATE, MANIFEST = "samples.jsonl", "rejects.jsonl", "build_state.json", "manifest.json"
 FILES_2D = {
@@ -140,9 +143,26 @@ def job_task_type(job: Job) -> str:
     return KINDS[job.kind] + ("3d" if job.item.dim == "3d" else "")
 
 
+def llm_seed(seed: int, job: Job) -> int:
+    """The request seed of a job's LLM call. A C2 prompt holds only the class and its knowledge text, the
+    same for every image of the class: its seed is drawn per image, or every image would get the one
+    (cached) dialogue. Other kinds' prompts already differ per image and keep the recipe seed."""
+    if job.kind != "factual_knowledge":
+        return seed
+    return seed + zlib.crc32(job.item.id.encode("utf-8")) % 1_000_000 * 100  # room for format retries
+
+
+def check_job(job: Job) -> list[str]:
+    """Reasons (empty: none) why a job's annotation cannot be written into training text."""
+    found = non_finite(job.item.ann)
+    return [f"annotation: non-finite number: {found}"] if found else []
+
+
 def run_template_job(job: Job, seed: int) -> tuple[dict | None, list[str]]:
     """C4 (always templates) or offline C1-C3. Returns (record, reasons)."""
     rng = random.Random(f"{seed}|{job.key}")
+    if reasons := check_job(job):
+        return None, reasons
     try:
         if job.kind == "vision_task":
             conv = c4_conversation(job.task, task_ann(job.task, job.item.ann, job.item.dim, rng), rng)
@@ -156,10 +176,30 @@ def run_template_job(job: Job, seed: int) -> tuple[dict | None, list[str]]:
     return make_record(job.item, conv, job_task_type(job)), []
 
 
+def _changed(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
+    """``key: old -> new`` for the settings that differ (None: the old build recorded none)."""
+    if not old:
+        return []
+
+    def flat(d: Any, prefix: str = "") -> dict[str, Any]:
+        if not isinstance(d, dict):
+            return {prefix.rstrip("."): d}
+        return {k: v for key, val in d.items() for k, v in flat(val, f"{prefix}{key}.").items()}
+
+    a, b = flat(old), flat(new)
+    return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+def _rewrite_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    tmp = temp_path(path)
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    os.replace(tmp, path)
+
+
 class Builder:
     def __init__(
         self, recipe: Recipe, out: Path, *, limit: int | None = None, resume: bool = False,
-        cache_dir: Path | None = None, progress: bool = True,
+        cache_dir: Path | None = None, progress: bool = True, on_error: str = "skip",
     ) -> None:  # fmt: skip
         self.recipe, self.out, self.limit, self.resume, self.progress = (
             recipe,
@@ -168,25 +208,36 @@ class Builder:
             resume,
             progress,
         )
+        self.on_error = on_error
+        self.media_rejects: dict[str, dict[str, Any]] = {}
         self.cache_dir = Path(cache_dir) if cache_dir else self.out / "cache"
         self.client = None
 
     # ------------------------------------------------------------------ state
-    def _fingerprint(self) -> dict[str, Any]:
+    def _fingerprint(self, legacy: bool = False) -> dict[str, Any]:
+        """What the build's content depends on. Knobs that change speed or where the server runs, not
+        content, may differ on --resume (a restarted server on another port: ``--base-url``); ``legacy``:
+        the hash as lamm computed it before base_url was such a knob (builds started then resume)."""
         rec = self.recipe.to_json()
-        # knobs that change speed, not content, may differ on --resume
-        for k in (
+        speed = (
             "concurrency",
             "requests_per_minute",
             "tokens_per_minute",
             "timeout_s",
             "max_retries",
             "backoff_s",
-        ):
+        )
+        for k in speed + (() if legacy else ("base_url", "api_key_env")):
             rec["generator"].pop(k, None)
+        if legacy:
+            rec["generator"]["api_key_env"] = "LAMM_API_KEY"
         rec["recipe"] = {k: v for k, v in rec["recipe"].items() if k != "generator"}
         blob = json.dumps({"recipe": rec, "limit": self.limit}, sort_keys=True, default=str)
-        return {"recipe_sha256": hashlib.sha256(blob.encode()).hexdigest(), "limit": self.limit}
+        fp = {"recipe_sha256": hashlib.sha256(blob.encode()).hexdigest(), "limit": self.limit}
+        if not legacy:
+            fp["settings"] = {"generator": rec["generator"], "seed": rec["seed"], "post": rec["post"],
+                              "sources": rec["recipe"].get("sources"), "limit": self.limit}  # fmt: skip
+        return fp
 
     def _prepare_out(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -198,10 +249,15 @@ class Builder:
             )
         if started and state_path.is_file():
             old = json.loads(state_path.read_text("utf-8"))
-            if old != fp:
+            same = old.get("recipe_sha256") == fp["recipe_sha256"]
+            if "settings" not in old:
+                same = old == self._fingerprint(legacy=True)
+            if not same:
+                changed = _changed(old.get("settings"), fp["settings"]) or ["the recipe"]
                 raise FormatError(
                     self.out,
-                    "the recipe (or --limit/--generator/--model) changed since the build in this folder; use a new --out",
+                    f"changed since the build in this folder: {'; '.join(changed)} (a resume must produce what the "
+                    "build started; --base-url, --concurrency, --rpm/--tpm may change); use a new --out",
                 )
         state_path.write_text(json.dumps(fp, indent=2), "utf-8")
 
@@ -234,13 +290,45 @@ class Builder:
 
         g = self.recipe.generator
         params = {"temperature": g.temperature, "top_p": g.top_p, "max_tokens": g.max_tokens}
+        if reasons := check_job(job):
+            return job, None, reasons, True
         rng = random.Random(f"{self.recipe.seed}|{job.key}")
-        out = llm_conversation(self.client, job.kind, job.item, rng, seed=self.recipe.seed,
+        out = llm_conversation(self.client, job.kind, job.item, rng, seed=llm_seed(self.recipe.seed, job),
                                format_retries=g.format_retries, params=params)  # fmt: skip
         rec = make_record(job.item, out.conversation, job_task_type(job)) if out.conversation else None
         return job, rec, out.reasons, out.final
 
     def run(self) -> dict[str, Any]:
+        """The whole build, holding the folder's lock (one writer per output folder)."""
+        with FolderLock(self.out, "lamm data build"):
+            return self._run()
+
+    def _check_media(self, items: list[Item]) -> list[Item]:
+        """Items whose media file reads completely (as `lamm data validate` checks it); the others are
+        final rejects with the reason (``on_error='raise'``: the first one stops the build)."""
+        ok = []
+        for it in items:
+            path = self.recipe.data_root / it.media
+            try:
+                if path.is_file() and path.stat().st_size == 0:
+                    raise FormatError(path, "media file is empty (0 bytes)")
+                if path.suffix == ".npy":
+                    load_npy_points(path)
+                elif it.dim == "2d":
+                    check_image(path)
+            except FormatError as exc:
+                if self.on_error == "raise":
+                    raise FormatError(path, f"source {it.source!r}, item {it.id!r}: {exc.message} "
+                                      "(--on-error skip rejects such items and goes on)") from None  # fmt: skip
+                key = f"{it.source}|{it.id}|media|"
+                self.media_rejects[key] = {"key": key, "source": it.source, "id": it.id, "media": it.media,
+                                           "kind": "media", "task": "", "reasons": [f"media: {exc.message}"],
+                                           "final": True}  # fmt: skip
+                continue
+            ok.append(it)
+        return ok
+
+    def _run(self) -> dict[str, Any]:
         t0 = time.monotonic()
         self._prepare_out()
         items_by_source: dict[str, list[Item]] = {}
@@ -249,12 +337,14 @@ class Builder:
             items, files = load_source(spec, self.recipe.data_root)
             if self.limit is not None:
                 items = items[: self.limit]
-            items_by_source[spec.name] = items
             source_info.append(self._source_info(spec, items, files))
+            items_by_source[spec.name] = self._check_media(items)
         jobs, warnings = make_jobs(self.recipe, items_by_source)
         for w in warnings:
             print(f"lamm data build: warning: {w}", file=sys.stderr)
         samples, rejects = self._done()
+        with (self.out / REJECTS).open("a", encoding="utf-8") as fh:  # media rejects: once per folder
+            fh.writelines(json.dumps(r) + "\n" for k, r in self.media_rejects.items() if k not in rejects)
         todo = [j for j in jobs if j.key not in samples and not rejects.get(j.key, {}).get("final", False)]
         use_llm = self.recipe.generator.type == "llm"
         tmpl = [j for j in todo if j.kind == "vision_task" or not use_llm]
@@ -348,7 +438,10 @@ class Builder:
         write(UNION_3D, [r for r in train if "pcl" in r])
         write(UNION_3D.replace(".json", "_val.json"), [r for r in val if "pcl" in r])
 
-        open_rejects = {k: v for k, v in rejects.items() if k in by_key and k not in samples}
+        open_rejects = {
+            k: v for k, v in rejects.items() if (k in by_key or k in self.media_rejects) and k not in samples
+        }
+        _rewrite_jsonl(self.out / REJECTS, list(open_rejects.values()))  # no stale rows after a resume
         final_rej = [v for v in open_rejects.values() if v.get("final")]
         api_fail = [v for v in open_rejects.values() if not v.get("final")]
         reasons = Counter(v["reasons"][-1].split(":")[0] if v["reasons"] else "unknown" for v in final_rej)

@@ -31,7 +31,9 @@ class GeneratorSpec:
     type: str = "template"
     model: str = ""
     base_url: str = ""
-    api_key_env: str = "LAMM_API_KEY"  # falls back to OPENAI_API_KEY; the key itself is never stored
+    # set by --api-key-env only (a recipe could send any secret to its base_url); None: LAMM_API_KEY, then
+    # OPENAI_API_KEY. The key itself is never stored.
+    api_key_env: str | None = None
     concurrency: int = 8
     requests_per_minute: float = 0.0  # 0 = unlimited
     tokens_per_minute: float = 0.0
@@ -127,6 +129,13 @@ def load_recipe(path: str | Path) -> Recipe:
     gen_raw = raw.get("generator", {}) or {}
     if isinstance(gen_raw, str):
         gen_raw = {"type": gen_raw}
+    if "api_key_env" in gen_raw:
+        raise FormatError(
+            path,
+            "generator.api_key_env: a recipe cannot choose which environment variable is sent as the API key "
+            "(it could send any secret to its base_url); remove it and set LAMM_API_KEY or OPENAI_API_KEY, "
+            "or name the variable with --api-key-env NAME",
+        )
     bad = set(gen_raw) - _fields(GeneratorSpec)
     if bad:
         raise FormatError(path, f"generator: unknown keys {sorted(bad)}")

@@ -53,6 +53,13 @@ STOP_WORDS = frozenset(
 )
 
 
+def one_cycle(opt: torch.optim.Optimizer, lr: float, steps: int) -> torch.optim.lr_scheduler.OneCycleLR:
+    """The pre-trainings' one-cycle schedule (10% warm-up). torch divides by ``pct_start * steps - 1``,
+    zero at 10 steps (the documented smoke run): there the warm-up is 2 steps; other counts unchanged."""
+    pct = 0.1 if abs(0.1 * steps - 1.0) > 1e-9 else 2.0 / steps
+    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=pct)
+
+
 def answer_words(record: dict[str, Any]) -> set[str]:
     """Lower-case words of a record's assistant turns outside ``[...]`` (box and point coordinates: their
     digits are not words, and as targets they crowded out shape learning), minus ``STOP_WORDS``."""
@@ -189,7 +196,7 @@ def pretrain(
     class_head = torch.nn.Sequential(torch.nn.LayerNorm(hidden), torch.nn.Linear(hidden, len(noun_vocab) + 1))
     params = [*model.parameters(), *head.parameters(), *patch_head.parameters(), *class_head.parameters()]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    sched = one_cycle(opt, lr, steps)
     gen = torch.Generator().manual_seed(seed)
     t0, ema = time.time(), None
     model.train()

@@ -33,6 +33,7 @@ import yaml
 from lamm.formats.jsonio import read_json_array
 from lamm.formats.paths import data_root, resolve_media
 from lamm.model.encoders import build_encoder
+from lamm.model.encoders.clip_pretrain import one_cycle
 from lamm.model.encoders.pcl_ops import group_points
 
 COLOR_CLUSTERS = 8  # k of the colour class per group token (use_color encoders; 0 = off)
@@ -139,7 +140,7 @@ def pretrain(
     heads = {"class": head, "box": box_head, "rgb": rgb_head, **heads}  # per group token
     params = [*enc.parameters(), *(p for h in heads.values() for p in h.parameters())]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    sched = one_cycle(opt, lr, steps)
     gen = torch.Generator().manual_seed(seed)
     t0, acc = time.time(), 0.0
     enc.train()

@@ -8,6 +8,7 @@ recipe's ``data_root`` and never leave it.
 from __future__ import annotations
 
 import importlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,15 @@ class Item:
 def load_source(spec: Any, data_root: Path) -> tuple[list[Item], list[Path]]:
     """Items of one recipe source (sorted by id) and the annotation files they came from."""
     mod = importlib.import_module(SOURCE_TYPES[spec.type])
-    items, files = mod.load(spec, data_root)
+    try:
+        items, files = mod.load(spec, data_root)
+    except FormatError:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError) as exc:  # a value of the wrong type or shape
+        raise FormatError(
+            spec.root,
+            f"source {spec.name!r} ({spec.type}): malformed annotation ({type(exc).__name__}: {exc})",
+        ) from None
     seen: set[str] = set()
     for it in items:
         if it.id in seen:
@@ -69,19 +78,22 @@ def r3(v: float) -> float:
     return round(float(v), 3)
 
 
+def _unit(v: float, s: float) -> float:
+    """``v / s`` clipped to 0-1; a NaN/inf stays NaN (clipping would turn inf into a valid-looking 1.0),
+    so the build rejects that item with the reason (``pipeline.non_finite``)."""
+    x = float(v) / float(s)
+    return r3(min(max(x, 0.0), 1.0)) if math.isfinite(x) else math.nan
+
+
 def norm_box(x1: float, y1: float, x2: float, y2: float, w: float, h: float) -> list[float]:
     """Pixel corners -> ``[x1, y1, x2, y2]`` in 0-1, clipped."""
     if w <= 0 or h <= 0:
         raise ValueError(f"image size must be positive, got {w}x{h}")
-
-    def c(v: float, s: float) -> float:
-        return r3(min(max(v / s, 0.0), 1.0))
-
-    return [c(x1, w), c(y1, h), c(x2, w), c(y2, h)]
+    return [_unit(x1, w), _unit(y1, h), _unit(x2, w), _unit(y2, h)]
 
 
 def norm_point(x: float, y: float, w: float, h: float) -> list[float]:
-    return [r3(min(max(x / w, 0.0), 1.0)), r3(min(max(y / h, 0.0), 1.0))]
+    return [_unit(x, w), _unit(y, h)]
 
 
 def image_size(path: Path) -> tuple[int, int]:

@@ -13,6 +13,10 @@ from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import read_json
 
 
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def _coco(path: Path) -> dict[str, Any]:
     data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
@@ -51,7 +55,12 @@ def load(spec: Any, data_root: Path) -> tuple[list[Item], list[Path]]:
                 im = images[iid]
                 if "width" not in im or "height" not in im:
                     raise FormatError(path, f"image {iid} lacks width/height", field="images")
-                x, y, w, h = (float(v) for v in a["bbox"])
+                bbox = a["bbox"]
+                if not isinstance(bbox, list) or len(bbox) != 4 or not all(_is_num(v) for v in bbox):
+                    raise FormatError(
+                        path, f"bbox must be [x, y, w, h] numbers, got {bbox!r}", index=i, field="bbox"
+                    )
+                x, y, w, h = (float(v) for v in bbox)
                 box = norm_box(x, y, x + w, y + h, float(im["width"]), float(im["height"]))
                 rec.setdefault("objects", []).append({"label": cats[a["category_id"]], "bbox": box})
     items = []

@@ -33,9 +33,14 @@ SCANNET18 = (
 def _box(v: Any, path: Path, where: str) -> list[float]:
     if not isinstance(v, (list, tuple)) or len(v) != 6:
         raise FormatError(path, f"{where}: bbox must be [cx, cy, cz, dx, dy, dz]")
-    b = [float(x) for x in v]
-    if not all(math.isfinite(x) for x in b) or min(b[3:]) <= 0:
-        raise FormatError(path, f"{where}: bbox needs finite values and positive sizes, got {v}")
+    try:
+        b = [float(x) for x in v]
+    except (TypeError, ValueError):
+        raise FormatError(path, f"{where}: bbox must hold numbers, got {v}") from None
+    if not all(math.isfinite(x) for x in b):
+        return b  # NaN/inf: the build rejects this item's jobs, naming the field (pipeline.check_job)
+    if min(b[3:]) <= 0:
+        raise FormatError(path, f"{where}: bbox needs positive sizes, got {v}")
     return [r3(x) for x in b]
 
 
