@@ -95,11 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from lamm.formats.errors import FormatError
+    from lamm.formats.lock import FolderLocked
 
     args = build_parser().parse_args(argv)
     try:
         return int(args._run(args) or 0)
-    except FormatError as exc:
+    except (FormatError, FolderLocked) as exc:
         print(f"lamm: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

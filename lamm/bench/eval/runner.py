@@ -31,6 +31,7 @@ from lamm.formats.answers import write_official_answers
 from lamm.formats.benchmark import BenchRecord, load_benchmark, media_file, meta_path
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import write_json_official
+from lamm.formats.lock import FolderLock, FolderLocked
 from lamm.protocol.datasets import DATASETS, DatasetSpec
 
 RESULTS = "results.json"
@@ -280,10 +281,14 @@ def provenance(cfg: EvalConfig, adapter: Adapter, world: int, started: str) -> d
 ANSWER_OPTIONS = ("max_new_tokens", "do_sample", "temperature", "top_p", "top_k")
 
 
+def _answer_options(cfg: EvalConfig) -> dict[str, Any]:
+    return {k: cfg.adapter_options[k] for k in ANSWER_OPTIONS if k in cfg.adapter_options}
+
+
 def _check_run_dir(cfg: EvalConfig) -> None:
     """Refuse to mix two models' answers, or answers decoded differently, in one run folder."""
     info = cfg.out / RUN_INFO
-    options = {k: cfg.adapter_options[k] for k in ANSWER_OPTIONS if k in cfg.adapter_options}
+    options = _answer_options(cfg)
     if info.is_file():
         prev = json.loads(info.read_text("utf-8"))
         if prev.get("model") != cfg.model:
@@ -297,11 +302,39 @@ def _check_run_dir(cfg: EvalConfig) -> None:
                 f"{cfg.out} holds answers decoded with {before}, not {options}; rerun with the same "
                 "options or choose another --out"
             )
-    else:
+
+
+def _record_run(cfg: EvalConfig) -> None:
+    """Write ``run.json`` once the adapter is built, so a spec that fails to load claims no folder."""
+    info = cfg.out / RUN_INFO
+    if not info.is_file():
         cfg.out.mkdir(parents=True, exist_ok=True)
         info.write_text(
-            json.dumps({"model": cfg.model, "answer_options": options, "created": _now()}, indent=2), "utf-8"
+            json.dumps(
+                {"model": cfg.model, "answer_options": _answer_options(cfg), "created": _now()}, indent=2
+            ),
+            "utf-8",
         )
+
+
+def check_log(cfg: EvalConfig, spec: DatasetSpec, records: list[BenchRecord], done: dict) -> None:
+    """A resumed run trusts a logged answer only if its index exists and its id is that record's id."""
+    log = cfg.out / "answers.jsonl"
+    for (key, index), row in done.items():
+        if key != spec.key:
+            continue
+        if not 0 <= index < len(records):
+            raise FormatError(
+                log, f"{spec.key}: logged answer for record {index} (id {row.get('id')!r}) but the meta "
+                f"file has {len(records)} records; this run folder belongs to another benchmark, choose "
+                "another --out", index=index,
+            )  # fmt: skip
+        if str(row.get("id")) != records[index].id:
+            raise FormatError(
+                log, f"{spec.key}: logged answer id {row.get('id')!r} does not match meta record id "
+                f"{records[index].id!r} at index {index}; this run folder belongs to another benchmark, "
+                "choose another --out", index=index,
+            )  # fmt: skip
 
 
 def _seed(seed: int) -> None:
@@ -385,7 +418,9 @@ def evaluate(cfg: EvalConfig, adapter: Adapter | None = None) -> dict[str, Any] 
     cfg.benchmark_dir = Path(cfg.benchmark_dir)
     dist = sharding.init()
     started = _now()
+    lock = FolderLock(cfg.out, "lamm eval")
     try:
+        _take_lock(lock, dist)
         _seed(cfg.seed)
         store = AnswerStore(cfg.out, dist.rank, dist.world)
         if dist.main:
@@ -393,12 +428,15 @@ def evaluate(cfg: EvalConfig, adapter: Adapter | None = None) -> dict[str, Any] 
             store.consolidate()  # merges whatever an earlier (killed) run left, any process count
         sharding.barrier(dist)
         adapter = adapter or build_adapter(cfg.model, **cfg.adapter_options)
+        if dist.main:
+            _record_run(cfg)
         adapter.prepare(cfg.benchmark_dir, cfg.datasets)
         done = store.answers()
         writers = store.writers()
         try:
             for spec in cfg.datasets:
                 records = load_benchmark(cfg.benchmark_dir, spec)
+                check_log(cfg, spec, records, done)
                 if cfg.limit is not None:
                     records = records[: cfg.limit]
                 pending = [r for r in records if (spec.key, r.index) not in done]
@@ -421,4 +459,25 @@ def evaluate(cfg: EvalConfig, adapter: Adapter | None = None) -> dict[str, Any] 
         store.consolidate()
         return finish(cfg, adapter, store, dist.world, started)
     finally:
+        lock.release()
         sharding.close(dist)
+
+
+def _take_lock(lock: FolderLock, dist: sharding.Dist) -> None:
+    """Rank 0 takes the run folder's lock, the other ranks check that their own launch holds it; a
+    refusal on any rank is raised on every rank (no rank is left waiting at a barrier)."""
+    error = None
+    if dist.main:
+        try:
+            lock.acquire()
+        except FolderLocked as exc:
+            error = str(exc)
+    error = sharding.first_error(dist, error)
+    if error is None and not dist.main:
+        try:
+            lock.check_shared()
+        except FolderLocked as exc:
+            error = str(exc)
+    error = sharding.first_error(dist, error)
+    if error is not None:
+        raise FolderLocked(error)
