@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # subcommand -> module (or a nested table for command groups). Modules are imported only when used,
@@ -35,6 +36,9 @@ HELP = {
     "chat": "interactive chat with a trained checkpoint",
     "quickstart": "LAMM-Mini end to end: data, train, eval, report",
 }
+
+
+QUIET_HELP = "no progress bars, no library warnings (errors still go to stderr)"
 
 
 def _load(module: str):
@@ -77,6 +81,8 @@ def _add(
         name, help=help_text or (mod.__doc__ or "").strip().splitlines()[0]
     )
     mod.add_arguments(inner_parser)
+    if not any("--quiet" in a.option_strings for a in parser._actions):
+        parser.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     parser.set_defaults(_run=mod.run)
 
 
@@ -87,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lamm", description="LAMM: multimodal instruction data, models and benchmark."
     )
     parser.add_argument("--version", action="version", version=f"lamm {__version__}")
+    parser.add_argument("--quiet", dest="quiet_all", action="store_true", help=QUIET_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, target in COMMANDS.items():
         _add(sub, name, target, HELP.get(name))
@@ -94,15 +101,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from lamm import progress
     from lamm.formats.errors import FormatError
     from lamm.formats.lock import FolderLocked
 
     args = build_parser().parse_args(argv)
+    quiet = args.quiet_all or getattr(args, "quiet", False) or getattr(args, "no_progress", False)
+    progress.configure(quiet_mode=quiet)
     try:
-        return int(args._run(args) or 0)
+        rc = int(args._run(args) or 0)
+        sys.stdout.flush()
+        return rc
     except (FormatError, FolderLocked) as exc:
         print(f"lamm: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `lamm ... | head`: the reader has gone, which is not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("lamm: interrupted; finished work is saved, rerun to resume", file=sys.stderr)
         return 130

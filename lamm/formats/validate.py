@@ -189,34 +189,36 @@ class _MediaChecker:
     def __init__(self, workers: int = 1, progress: bool = False) -> None:
         self.workers = max(1, workers)
         self.progress = progress
-        self.results: dict[Path, tuple[str, str] | None] = {}
+        self.results: dict[tuple[Path, str], tuple[str, str] | None] = {}
 
     @staticmethod
-    def check(path: Path) -> tuple[str, str] | None:
-        """None if fine, else (``missing``|``corrupt``, message)."""
+    def check(ref: tuple[Path, str]) -> tuple[str, str] | None:
+        """None if fine, else (``missing``|``corrupt``, message). The field says what the file must be:
+        a ``pcl`` is read as a point cloud and an ``image`` as an image, whatever its path looks like."""
+        path, key = ref
         if not path.is_file():
             return "missing", "file not found"
         try:
-            if path.suffix.lower() == ".npy":
+            if key == "pcl" or path.suffix.lower() == ".npy":
+                if path.suffix.lower() in (".ply", ".pcd", ".xyz", ".txt"):
+                    return "corrupt", "not an official .npy point cloud (convert it: lamm data convert-pcl)"
                 load_npy_points(path)
-            elif path.suffix.lower() in (".ply", ".pcd", ".xyz", ".txt"):
-                return "corrupt", "not an official .npy point cloud (convert it: lamm data convert-pcl)"
             else:
                 check_image(path)
         except FormatError as exc:
             return "corrupt", exc.message
         return None
 
-    def run(self, paths: Iterable[Path]) -> None:
-        todo = [p for p in dict.fromkeys(paths) if p not in self.results]
+    def run(self, refs: Iterable[tuple[Path, str]]) -> None:
+        todo = [r for r in dict.fromkeys(refs) if r not in self.results]
         if not todo:
             return
-        from tqdm import tqdm
+        from lamm.progress import progress_bar
 
-        bar = tqdm(total=len(todo), desc="checking media", unit="file", disable=not self.progress)
+        bar = progress_bar(total=len(todo), desc="checking media", unit="file", disable=not self.progress)
         with ThreadPoolExecutor(self.workers) as pool:
-            for p, res in zip(todo, pool.map(self.check, todo)):
-                self.results[p] = res
+            for r, res in zip(todo, pool.map(self.check, todo)):
+                self.results[r] = res
                 bar.update()
         bar.close()
 
@@ -270,7 +272,7 @@ def _validate_file(
     fr.records = len(records)
     report.records += len(records)
     detected, spec = detect_kind(path, records)
-    fr.kind = detected if kind == "auto" else kind
+    fr.kind = (detected or "unknown") if kind == "auto" else kind
     if kind != "auto" and fr.kind in ("benchmark", "answers"):
         spec = spec_for_file(path)
     fr.dataset = spec.key if spec else None
@@ -283,8 +285,7 @@ def _validate_file(
 
     if not records:
         problem("file", FormatError(path, "file holds no records"))
-    elif fr.kind is None:
-        fr.kind = "unknown"
+    elif fr.kind == "unknown":
         problem(
             "file",
             FormatError(
@@ -377,7 +378,7 @@ def _validate_benchmark(path, records, spec, media_root, report, problem) -> lis
 
 def _check_media_refs(path, refs: list[_Ref], media: _MediaChecker, report, problem) -> None:
     before = set(media.results)
-    media.run(r[4] for r in refs)
+    media.run((r[4], r[2]) for r in refs)
     new = [p for p in media.results if p not in before]
     report.media_checked += len(new)
     for p in new:
@@ -388,7 +389,7 @@ def _check_media_refs(path, refs: list[_Ref], media: _MediaChecker, report, prob
             else:
                 report.media_corrupt += 1
     for i, rid, key, stored, full in refs:
-        res = media.results[full]
+        res = media.results[(full, key)]
         if res is None:
             continue
         what = "missing" if res[0] == "missing" else "unreadable/corrupt"

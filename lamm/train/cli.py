@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import sys
 from pathlib import Path
 
 
@@ -103,13 +104,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = build_config(args)
     except ConfigError as exc:
-        print(f"lamm train: error: {exc}")
+        print(f"lamm train: error: {exc}", file=sys.stderr)
         return 2
     from lamm.train.trainer import train
 
     try:
         train(cfg, resume=args.resume, stop_after=args.stop_after, progress=not args.quiet)
     except ConfigError as exc:
-        print(f"lamm train: error: {exc}")
+        print(f"lamm train: error: {exc}", file=sys.stderr)
         return 2
     return 0

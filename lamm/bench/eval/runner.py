@@ -21,8 +21,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from lamm.bench.eval import prompts as P
 from lamm.bench.eval import sharding
 from lamm.bench.eval.adapters import Adapter, GenFailure, GenRequest, build_adapter
@@ -32,6 +30,7 @@ from lamm.formats.benchmark import BenchRecord, load_benchmark, media_file, meta
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import write_json_official
 from lamm.formats.lock import FolderLock, FolderLocked
+from lamm.progress import progress_bar
 from lamm.protocol.datasets import DATASETS, DatasetSpec
 
 RESULTS = "results.json"
@@ -180,7 +179,7 @@ def run_dataset(
     """Answer ``records`` (this rank's pending share); returns (answered, skipped)."""
     answers_log, errors_log = writers
     done = skipped = 0
-    bar = tqdm(total=len(records), desc=spec.key, unit="sample", disable=not show, dynamic_ncols=True)
+    bar = progress_bar(total=len(records), desc=spec.key, unit="sample", disable=not show, dynamic_ncols=True)
 
     def fail(exc: RecordFailed) -> None:
         nonlocal skipped

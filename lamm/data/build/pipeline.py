@@ -20,8 +20,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from lamm.data.build.generate_template import supports, template_conversation
 from lamm.data.build.recipe import KINDS, Recipe, SourceSpec
 from lamm.data.build.sources import Item, load_source
@@ -31,6 +29,7 @@ from lamm.data.c4 import c4_conversation
 from lamm.data.c4 import task_type as c4_task_type
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import iter_jsonl, write_json_official
+from lamm.progress import progress_bar
 
 SAMPLES, REJECTS, STATE, MANIFEST = "samples.jsonl", "rejects.jsonl", "build_state.json", "manifest.json"
 FILES_2D = {
@@ -261,7 +260,7 @@ class Builder:
         llm = [j for j in todo if j.kind != "vision_task" and use_llm]
         if use_llm:
             self._llm()
-        bar = tqdm(total=len(todo), desc="build", unit="sample", disable=not self.progress or None)
+        bar = progress_bar(total=len(todo), desc="build", unit="sample", disable=not self.progress)
         sw, rw = _Lines(self.out / SAMPLES), _Lines(self.out / REJECTS)
         try:
             for job in tmpl:
@@ -285,7 +284,7 @@ class Builder:
             rw.write({"key": job.key, "source": job.item.source, "id": job.item.id, "media": job.item.media,
                       "kind": job.kind, "task": job.task, "reasons": reasons, "final": final}, sync=sync)  # fmt: skip
 
-    def _run_pool(self, jobs: list[Job], sw: _Lines, rw: _Lines, bar: tqdm) -> None:
+    def _run_pool(self, jobs: list[Job], sw: _Lines, rw: _Lines, bar: Any) -> None:
         conc = self.recipe.generator.concurrency
         with ThreadPoolExecutor(conc, thread_name_prefix="llm") as ex:
             inflight: set = set()
