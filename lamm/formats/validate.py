@@ -25,7 +25,7 @@ from lamm.formats.errors import FormatError
 from lamm.formats.instruct import check_instruct_record, media_key_of
 from lamm.formats.jsonio import iter_jsonl, read_json_array
 from lamm.formats.media import check_image, load_npy_points
-from lamm.formats.paths import data_root, resolve_media
+from lamm.formats.paths import media_root, prefer_unions, resolve_media
 from lamm.protocol.datasets import DATASETS, DatasetSpec
 from lamm.protocol.prompts import prompts
 
@@ -150,8 +150,9 @@ class ValidationReport:
 
 def collect_files(path: str | Path) -> list[Path]:
     """The LAMM files under ``path``: the file itself; for a data root (a folder with ``meta_file/``, or
-    sub-folders with one: a LAMM-Mini or LAMM download) the ``*.json`` in those ``meta_file/`` folders;
-    for any other folder (answers) its own ``*.json``/``*.jsonl``."""
+    sub-folders with one: a LAMM-Mini or LAMM download) the ``*.json`` in those ``meta_file/`` folders
+    (only the ``LAMM_*instruct*`` unions where they sit beside per-kind files, so no sample counts
+    twice); for any other folder (answers) its own ``*.json``/``*.jsonl``."""
     path = Path(path)
     if not path.is_dir():
         return [path]
@@ -160,8 +161,9 @@ def collect_files(path: str | Path) -> list[Path]:
     return [
         f
         for folder in folders
-        for f in sorted(folder.iterdir())
-        if f.suffix in (".json", ".jsonl") and f.is_file()
+        for f in prefer_unions(
+            [f for f in sorted(folder.iterdir()) if f.suffix in (".json", ".jsonl") and f.is_file()]
+        )
     ]
 
 
@@ -299,11 +301,11 @@ def _validate_file(
     elif fr.kind == "answers":
         _validate_answers(path, records, spec, root, report, problem)
     else:
-        media_root = Path(root) if root is not None else data_root(path)
+        base = media_root(path, root)
         refs = (
-            _validate_instruct(path, records, media_root, report, problem)
+            _validate_instruct(path, records, base, report, problem)
             if fr.kind == "instruct"
-            else _validate_benchmark(path, records, spec, media_root, report, problem)
+            else _validate_benchmark(path, records, spec, base, report, problem)
         )
         if check_media:
             _check_media_refs(path, refs, media, report, problem)
