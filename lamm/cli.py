@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     from lamm import progress
     from lamm.formats.errors import FormatError
     from lamm.formats.lock import FolderLocked
+    from lamm.redact import redact
 
     args = build_parser().parse_args(argv)
     quiet = args.quiet_all or getattr(args, "quiet", False) or getattr(args, "no_progress", False)
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         return rc
     except (FormatError, FolderLocked) as exc:
-        print(f"lamm: error: {exc}", file=sys.stderr)
+        print(f"lamm: error: {redact(exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `lamm ... | head`: the reader has gone, which is not an error of ours
         devnull = os.open(os.devnull, os.O_WRONLY)

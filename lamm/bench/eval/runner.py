@@ -32,6 +32,7 @@ from lamm.formats.jsonio import write_json_official
 from lamm.formats.lock import FolderLock, FolderLocked
 from lamm.progress import progress_bar
 from lamm.protocol.datasets import DATASETS, DatasetSpec
+from lamm.redact import redact
 
 RESULTS = "results.json"
 RUN_INFO = "run.json"
@@ -44,6 +45,7 @@ class RecordFailed(RuntimeError):
     """A record could not be answered (bad media, failed request). Names dataset, record and cause."""
 
     def __init__(self, spec: DatasetSpec, record: BenchRecord, reason: str) -> None:
+        reason = redact(reason)  # stored in errors.jsonl / results.json and printed
         self.spec, self.record, self.reason = spec, record, reason
         super().__init__(f"{spec.key}: record {record.index} (id {record.id!r}): {reason}")
 

@@ -30,6 +30,7 @@ from lamm.data.c4 import task_type as c4_task_type
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import iter_jsonl, write_json_official
 from lamm.progress import progress_bar
+from lamm.redact import redact
 
 SAMPLES, REJECTS, STATE, MANIFEST = "samples.jsonl", "rejects.jsonl", "build_state.json", "manifest.json"
 FILES_2D = {
@@ -282,7 +283,8 @@ class Builder:
             sw.write({"key": job.key, "record": rec, "retried": reasons}, sync=sync)
         else:
             rw.write({"key": job.key, "source": job.item.source, "id": job.item.id, "media": job.item.media,
-                      "kind": job.kind, "task": job.task, "reasons": reasons, "final": final}, sync=sync)  # fmt: skip
+                      "kind": job.kind, "task": job.task, "reasons": [redact(r) for r in reasons],
+                      "final": final}, sync=sync)  # fmt: skip
 
     def _run_pool(self, jobs: list[Job], sw: _Lines, rw: _Lines, bar: Any) -> None:
         conc = self.recipe.generator.concurrency
@@ -380,7 +382,7 @@ class Builder:
             "rejects": {"file": REJECTS, "final": len(final_rej), "by_reason": dict(sorted(reasons.items())),
                         "api_failures_pending": len(api_fail), "retried_then_accepted": dict(sorted(retried.items()))},
             "llm_usage": self.client.usage.to_json() if self.client else None,
-            "warnings": warnings, "seconds": round(seconds, 3),
+            "warnings": [redact(w) for w in warnings], "seconds": round(seconds, 3),
         }  # fmt: skip
         (self.out / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", "utf-8")
         return manifest
