@@ -147,3 +147,31 @@ def test_answers_adapter_refuses_one_answer_too_many(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "Classification_CIFAR10.json" in err and "5 answers for 4 records" in err
     assert not (tmp_path / "replay" / "results.json").exists()
+
+
+def test_over_long_query_fails_that_record_by_name_and_skip_answers_the_rest(tmp_path, capsys):
+    import torch
+    from model_helpers import tiny_config
+
+    from lamm.model.checkpoint import save_trainable
+    from lamm.model.lamm_model import build_model
+
+    torch.manual_seed(0)
+    model, tok = build_model(tiny_config())
+    ckpt = save_trainable(model, tmp_path / "ckpt", tokenizer=tok)
+    context = model.base_llm.config.max_position_embeddings
+    bench = make_benchmark_2d(tmp_path / "2D", n=3)
+    meta = bench / "meta_file" / "Classification_CIFAR10.json"
+    rows = json.loads(meta.read_text())
+    rows[1]["query"] = "Describe every detail of the object. " * context  # far past the context
+    meta.write_text(json.dumps(rows))
+    args = ["eval", "--model", f"lamm:{ckpt}", "--benchmark-dir", str(bench), "--datasets", "CIFAR10",
+            "--max-new-tokens", "4", "--device", "cpu", "--no-score"]  # fmt: skip
+    assert main([*args, "--out", str(tmp_path / "a")]) == 1
+    err = capsys.readouterr().err
+    assert "lamm: error: CIFAR10: record 1 (id 'c1'): prompt of" in err
+    assert f"exceeds the model's context length of {context} tokens" in err and "Traceback" not in err
+    assert main([*args, "--out", str(tmp_path / "b"), "--on-error", "skip"]) == 0
+    res = json.loads((tmp_path / "b" / "results.json").read_text())["datasets"]["CIFAR10"]
+    assert res["n_answered"] == 2 and [s["id"] for s in res["skipped"]] == ["c1"]
+    assert "context length" in res["skipped"][0]["error"]

@@ -124,12 +124,37 @@ def _generate(adapter: Adapter, reqs: list[GenRequest], batch_size: int) -> list
     return out
 
 
+def overflow(adapter: Adapter, reqs: list[GenRequest]) -> str | None:
+    """Why one of a record's requests cannot fit the model's context (prompt + answer tokens), or None."""
+    ctx = adapter.context_length()
+    if ctx is None:
+        return None
+    for r in reqs:
+        n = adapter.prompt_tokens(r)
+        if n is not None and n + adapter.answer_tokens() > ctx:
+            return (
+                f"prompt of {n} tokens + {adapter.answer_tokens()} answer tokens exceeds the model's "
+                f"context length of {ctx} tokens"
+            )
+    return None
+
+
 def answer_batch(
     adapter: Adapter, spec: DatasetSpec, items: list[tuple[BenchRecord, Path | None]], batch_size: int
 ) -> list[dict[str, Any] | RecordFailed]:
-    """Answer records together: all first-pass prompts in batches, then all second-pass prompts."""
+    """Answer records together: all first-pass prompts in batches, then all second-pass prompts. A
+    record whose prompt does not fit the model's context fails by name; the others are answered."""
     modality = "image" if spec.dim == "2d" else "pcl"
-    firsts = [P.first_prompts(spec, rec) for rec, _ in items]
+    too_long: dict[int, RecordFailed] = {}
+
+    def check(k: int, rec: BenchRecord, media: Path | None, ps: list[P.Prompt]) -> list[P.Prompt]:
+        why = overflow(adapter, [GenRequest(media, modality, p.system, p.query) for p in ps])
+        if why is None:
+            return ps
+        too_long[k] = RecordFailed(spec, rec, why)
+        return []
+
+    firsts = [check(k, rec, m, P.first_prompts(spec, rec)) for k, (rec, m) in enumerate(items)]
     reqs = [GenRequest(m, modality, p.system, p.query) for (_, m), ps in zip(items, firsts) for p in ps]
     flat = _generate(adapter, reqs, batch_size)
     first_out: list[list[str | GenFailure]] = []
@@ -139,17 +164,20 @@ def answer_batch(
         pos += len(ps)
 
     seconds: list[list[P.Prompt]] = []
-    for (rec, _), outs in zip(items, first_out):
-        ok = all(isinstance(o, str) for o in outs)
-        seconds.append(P.second_prompts(spec, rec, outs) if ok else [])  # type: ignore[arg-type]
+    for k, ((rec, m), outs) in enumerate(zip(items, first_out)):
+        ok = k not in too_long and all(isinstance(o, str) for o in outs)
+        seconds.append(check(k, rec, m, P.second_prompts(spec, rec, outs)) if ok else [])  # type: ignore[arg-type]
     reqs2 = [GenRequest(m, modality, p.system, p.query) for (_, m), ps in zip(items, seconds) for p in ps]
     flat2 = _generate(adapter, reqs2, batch_size)
 
     results: list[dict[str, Any] | RecordFailed] = []
     pos = 0
-    for (rec, media), ps1, outs1, ps2 in zip(items, firsts, first_out, seconds):
+    for k, ((rec, media), ps1, outs1, ps2) in enumerate(zip(items, firsts, first_out, seconds)):
         outs2 = flat2[pos : pos + len(ps2)]
         pos += len(ps2)
+        if k in too_long:
+            results.append(too_long[k])
+            continue
         failed = [o for o in [*outs1, *outs2] if isinstance(o, GenFailure)]
         if failed:
             results.append(RecordFailed(spec, rec, f"generation failed: {failed[0].reason}"))
