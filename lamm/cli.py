@@ -108,10 +108,10 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     quiet = args.quiet_all or getattr(args, "quiet", False) or getattr(args, "no_progress", False)
-    progress.configure(quiet_mode=quiet)
     try:
-        rc = int(args._run(args) or 0)
-        sys.stdout.flush()
+        with progress.configured(quiet_mode=quiet):
+            rc = int(args._run(args) or 0)
+            sys.stdout.flush()
         return rc
     except (FormatError, FolderLocked) as exc:
         print(f"lamm: error: {redact(exc)}", file=sys.stderr)

@@ -3,16 +3,19 @@
 * :func:`progress_bar` is the one way lamm shows progress: a tqdm bar on stderr that is off under
   ``--quiet`` or ``TQDM_DISABLE=1``; when stderr is not a terminal (a log file, CI) it writes a plain
   line every 5 % instead of thousands of carriage returns.
-* :func:`configure` (called by ``lamm.cli`` before any command runs) keeps library output off stdout:
+* :func:`configured` (around every command ``lamm.cli`` runs) keeps library output off stdout:
   DeepSpeed's logger, which writes to stdout ("Setting accelerator to CPU"), is pointed at stderr, and
   with ``--quiet`` library warnings and progress bars (transformers "Loading weights") are silenced.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 _QUIET = False
@@ -89,24 +92,46 @@ def _claim(name: str) -> logging.Logger:
         logging.setLoggerClass(previous)
 
 
-def configure(*, quiet_mode: bool = False) -> None:
-    """Set up progress and library output for this process (before the command imports libraries)."""
-    global _QUIET
-    _QUIET = quiet_mode
-    for name in LIBRARY_LOGGERS:
-        logger = _claim(name)
-        if quiet_mode:
-            logger.setLevel(logging.ERROR)
-    if quiet_mode:
-        os.environ["TQDM_DISABLE"] = "1"  # library bars that honour it
-        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-        os.environ["TRANSFORMERS_VERBOSITY"] = "error"
-        os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-        import warnings
+QUIET_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error",
+             "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"}  # fmt: skip
 
-        warnings.filterwarnings("ignore")
-        if "transformers" in sys.modules:
+
+@contextlib.contextmanager
+def configured(*, quiet_mode: bool = False) -> Iterator[None]:
+    """Progress and library output for one command; everything is restored afterwards, so that
+    ``lamm.cli.main`` called in-process (tests, notebooks) leaves the caller's settings as they were."""
+    global _QUIET
+    saved_env = {k: os.environ.get(k) for k in QUIET_ENV}
+    loggers = [_claim(name) for name in LIBRARY_LOGGERS]
+    saved_levels = [lg.level for lg in loggers]
+    previous, _QUIET = _QUIET, quiet_mode
+    hf_restore: tuple[int, bool] | None = None
+    try:
+        with warnings.catch_warnings():
+            if quiet_mode:
+                for lg in loggers:
+                    lg.setLevel(logging.ERROR)
+                os.environ.update(QUIET_ENV)  # library bars and loggers that read these
+                warnings.simplefilter("ignore")
+                if "transformers" in sys.modules:
+                    from transformers.utils import logging as hf_logging
+
+                    hf_restore = (hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled())
+                    hf_logging.set_verbosity_error()
+                    hf_logging.disable_progress_bar()
+            yield
+    finally:
+        if hf_restore is not None:
             from transformers.utils import logging as hf_logging
 
-            hf_logging.set_verbosity_error()
-            hf_logging.disable_progress_bar()
+            hf_logging.set_verbosity(hf_restore[0])
+            if hf_restore[1]:
+                hf_logging.enable_progress_bar()
+        _QUIET = previous
+        for lg, level in zip(loggers, saved_levels):
+            lg.setLevel(level)
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -16,8 +16,8 @@ TESTS = Path(__file__).resolve().parent
 
 
 def _lamm(*args: str, **env: str) -> subprocess.CompletedProcess:
-    full = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{REPO}", "OMP_NUM_THREADS": "1", **env}
-    full.pop("TQDM_DISABLE", None) if "TQDM_DISABLE" not in env else None
+    full = {k: v for k, v in os.environ.items() if k not in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS")}
+    full.update(PYTHONPATH=f"{TESTS}{os.pathsep}{REPO}", OMP_NUM_THREADS="1", **env)
     return subprocess.run([sys.executable, "-m", "lamm.cli", *args], cwd=REPO, env=full,
                           capture_output=True, text=True, timeout=300)  # fmt: skip
 
@@ -73,3 +73,20 @@ def test_closed_pipe_ends_output_without_a_traceback(tmp_path):
     p.wait(timeout=120)
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
     assert p.returncode == 0
+
+
+def test_quiet_in_process_leaves_the_callers_settings_alone(tmp_path, capsys, monkeypatch):
+    import logging
+    import warnings
+
+    from lamm import progress
+    from lamm.cli import main
+
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    bench = make_benchmark_2d(tmp_path / "2D", n=2)
+    filters = list(warnings.filters)
+    assert main(["--quiet", "data", "validate", str(bench)]) == 0
+    assert "TQDM_DISABLE" not in os.environ and "HF_HUB_DISABLE_PROGRESS_BARS" not in os.environ
+    assert not progress.quiet() and warnings.filters == filters
+    assert logging.getLogger("transformers").level != logging.ERROR

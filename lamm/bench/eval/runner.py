@@ -24,7 +24,7 @@ from typing import Any
 from lamm.bench.eval import prompts as P
 from lamm.bench.eval import sharding
 from lamm.bench.eval.adapters import Adapter, GenFailure, GenRequest, build_adapter
-from lamm.bench.eval.store import AnswerStore
+from lamm.bench.eval.store import ANSWERS, AnswerStore
 from lamm.formats.answers import write_official_answers
 from lamm.formats.benchmark import BenchRecord, load_benchmark, media_file, meta_path
 from lamm.formats.errors import FormatError
@@ -348,7 +348,7 @@ def _record_run(cfg: EvalConfig) -> None:
 
 def check_log(cfg: EvalConfig, spec: DatasetSpec, records: list[BenchRecord], done: dict) -> None:
     """A resumed run trusts a logged answer only if its index exists and its id is that record's id."""
-    log = cfg.out / "answers.jsonl"
+    log = cfg.out / ANSWERS
     for (key, index), row in done.items():
         if key != spec.key:
             continue
