@@ -157,3 +157,19 @@ def test_non_finite_points_and_keypoints_are_refused(tmp_path, capsys):
     rc, res = _validate(capsys, str(root), "--no-media")
     got = sorted((p["id"], p["field"]) for p in res["problems"] if "non-finite" in p["message"])
     assert rc == 1 and got == [("f0", "points"), ("l0", "gt_joints")]
+
+
+def test_a_count_past_float_range_is_a_parse_failure_not_a_crash(tmp_path, capsys):
+    root = tmp_path / "2D"
+    (root / "meta_file").mkdir(parents=True)
+    for i in range(2):
+        Image.new("RGB", (40, 20)).save(root / f"{i}.png")
+    (root / "meta_file" / "Counting_FSC147.json").write_text(
+        json.dumps([{"id": f"f{i}", "image": f"{i}.png", "query": "q", "num": 3} for i in range(2)])
+    )
+    answers = tmp_path / "a.json"
+    answers.write_text(json.dumps([{"id": "f0", "text": "3"}, {"id": "f1", "text": "1" + "0" * 400}]))
+    rc = main(["score", "--json", "--benchmark-dir", str(root), "--dataset", "FSC147",
+               "--answers", str(answers)])  # fmt: skip
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert rc == 0 and res["parse_failure_rate"] == 0.5 and res["value"] == 1.5  # unread count -> 0

@@ -231,9 +231,14 @@ def ennum2numerical(text: str) -> Parsed:
     for tok in text.split():
         if tok.isdigit():
             try:
-                return Parsed(int(tok), "digits")
+                n = int(tok)
             except ValueError:
                 continue
+            try:
+                float(n)  # the error is computed in floats: a count past float range is no reading
+            except OverflowError:
+                return Parsed(None, "non-finite", True)
+            return Parsed(n, "digits")
         if tok in NUMBER_WORDS:
             return Parsed(NUMBER_WORDS[tok], "word")
     return Parsed(None, "none", True)

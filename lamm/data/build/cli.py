@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="LLM reply cache (default: OUT/cache); share it across builds",
     )
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help=argparse.SUPPRESS)  # old name of --quiet
 
 
 def run(args: argparse.Namespace) -> int:
