@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # subcommand -> module (or a nested table for command groups). Modules are imported only when used,
@@ -40,6 +41,9 @@ HELP = {
     "checkpoint": "official LAMM deltas <-> lamm checkpoints: import-official, export-official",
     "quickstart": "LAMM-Mini end to end: data, train, eval, report",
 }
+
+
+QUIET_HELP = "no progress bars, no library warnings (errors still go to stderr)"
 
 
 def _load(module: str):
@@ -82,6 +86,8 @@ def _add(
         name, help=help_text or (mod.__doc__ or "").strip().splitlines()[0]
     )
     mod.add_arguments(inner_parser)
+    if not any("--quiet" in a.option_strings for a in parser._actions):
+        parser.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     parser.set_defaults(_run=mod.run)
 
 
@@ -92,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lamm", description="LAMM: multimodal instruction data, models and benchmark."
     )
     parser.add_argument("--version", action="version", version=f"lamm {__version__}")
+    parser.add_argument("--quiet", dest="quiet_all", action="store_true", help=QUIET_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, target in COMMANDS.items():
         _add(sub, name, target, HELP.get(name))
@@ -99,7 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from lamm import progress
     from lamm.formats.errors import FormatError
+    from lamm.formats.lock import FolderLocked
+    from lamm.redact import redact
 
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -107,11 +117,19 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(getattr(args, "overrides", None), list) or any(e.startswith("-") for e in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides += extra
+    quiet = args.quiet_all or getattr(args, "quiet", False) or getattr(args, "no_progress", False)
     try:
-        return int(args._run(args) or 0)
-    except FormatError as exc:
-        print(f"lamm: error: {exc}", file=sys.stderr)
+        with progress.configured(quiet_mode=quiet):
+            rc = int(args._run(args) or 0)
+            sys.stdout.flush()
+        return rc
+    except (FormatError, FolderLocked) as exc:
+        print(f"lamm: error: {redact(exc)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `lamm ... | head`: the reader has gone, which is not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("lamm: interrupted; finished work is saved, rerun to resume", file=sys.stderr)
         return 130

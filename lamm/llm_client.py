@@ -26,7 +26,7 @@ from typing import Any
 
 import openai
 
-KEY_ENV = ("LAMM_API_KEY", "OPENAI_API_KEY")
+from lamm.redact import KEY_ENV, redact, register_secret
 
 
 def api_key(first: str | None = None) -> str:
@@ -34,6 +34,7 @@ def api_key(first: str | None = None) -> str:
     accept the placeholder ``EMPTY``."""
     for name in (first, *KEY_ENV) if first else KEY_ENV:
         if os.environ.get(name):
+            register_secret(os.environ[name])  # so that no error text ever shows it
             return os.environ[name]
     return "EMPTY"
 
@@ -307,7 +308,7 @@ class LLMClient:
                 reply = self._once(messages, params)
             except Exception as exc:  # classified; unknown errors are not retried
                 cause, retryable, hint = classify(exc)
-                detail = str(exc)[:200]
+                detail = redact(exc)[:200]  # servers echo the key in 401 messages
                 if not retryable or attempt == self.max_retries:
                     self._count(cause=cause, table=self.failures, failures=1)
                     if not retryable:

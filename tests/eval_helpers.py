@@ -174,7 +174,7 @@ def make_tiny_llava(out: Path, seed: int = 0) -> Path:
         ),
         text_config=LlamaConfig(
             vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-            num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
+            num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=2048,
             bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
         ),
         image_token_index=tok.convert_tokens_to_ids("<image>"),

@@ -85,7 +85,7 @@ def llama(tok: Any, **kw: Any) -> dict[str, Any]:
     """A 2-layer text config (Llama/Qwen2/Gemma field names)."""
     cfg = dict(
         vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-        num_key_value_heads=1, max_position_embeddings=512, head_dim=16, tie_word_embeddings=False,
+        num_key_value_heads=1, max_position_embeddings=4096, head_dim=16, tie_word_embeddings=False,
         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
     )  # fmt: skip
     cfg.update(kw)

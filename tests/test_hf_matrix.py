@@ -188,3 +188,17 @@ def test_broken_torchvision_is_reported(tmp_path):
         "torchvision is installed but does not import (RuntimeError: operator torchvision::nms" in proc.stderr
     )
     assert "Traceback" not in proc.stderr
+
+
+def test_over_long_prompt_fails_that_record_by_name(bench, tmp_path, capsys):
+    """An hf: prompt longer than the language model's positions fails its record (named), not the run."""
+    model = FAMILIES[0].build(tmp_path / "ckpt")  # LLaVA-1.5: ~530 prompt tokens with the image
+    cfg_file = model / "config.json"
+    cfg = json.loads(cfg_file.read_text())
+    cfg["text_config"]["max_position_embeddings"] = 256  # RoPE: no weight depends on it
+    cfg_file.write_text(json.dumps(cfg))
+    assert lamm_eval(model, bench, tmp_path / "r") == 1  # a failed record stops the run, named
+    assert "exceeds the model's context length of 256 tokens" in capsys.readouterr().err
+    assert lamm_eval(model, bench, tmp_path / "s", "--on-error", "skip") == 0
+    errors = [json.loads(line) for line in (tmp_path / "s" / "errors.jsonl").open()]
+    assert len(errors) == 8 and all("context length of 256" in e["error"] for e in errors), errors[:1]

@@ -133,12 +133,13 @@ def test_judge_counts_wins_unparsed_and_failures_and_caches(tmp_path):
         assert res["client"]["retries"] == {"429": 1, "500": 4, "timeout": 1, "malformed reply": 1}
         assert res["overall"]["a_wins"] == 3 and res["overall"]["failed"] == 1
 
-        # rerun: every successful verdict comes from the cache; only the failed sample is asked again
+        # rerun: every verdict comes from the cache; the failed and the unparseable sample are asked again
         stub.log.clear()
         again = judge_runs(client, bench, run_a, run_b, cache_dir=tmp_path / "cache", datasets=["CIFAR10"])
-        assert {"FAIL" in text_of(e["messages"]) for e in stub.log} == {True}
+        asked = sorted("FAIL" in text_of(e["messages"]) for e in stub.log)
+        assert asked.count(False) == 1 and asked.count(True) >= 1
         assert again["datasets"]["CIFAR10"]["samples"] == d["samples"]
-    assert len(list((tmp_path / "cache").rglob("*.json"))) == 5  # 4 verdicts + 1 unparseable reply
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == 4  # the 4 verdicts, no unparseable reply
     cache = JudgeCache(tmp_path / "cache", "another-judge")
     assert cache.get(judge_messages(find_dataset("CIFAR10"), "q", "g", "a", "b")) is None
 

@@ -27,6 +27,7 @@ from lamm.model.official_args import (
     official_options,
     unstated_modality,
 )
+from lamm.redact import redact
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -147,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"lamm: error: {exc} (rerun with --on-error skip to skip such records)", file=sys.stderr)
         return 1
     except ValueError as exc:  # bad spec, unknown dataset, run folder of another model
-        print(f"lamm: error: {exc}", file=sys.stderr)
+        print(f"lamm: error: {redact(exc)}", file=sys.stderr)
         return 2
     if results is not None:
         print(format_table(results))

@@ -28,6 +28,7 @@ from lamm.formats.benchmark import BenchRecord, load_benchmark, meta_path
 from lamm.llm_client import DiskCache, cache_key
 from lamm.protocol.datasets import DatasetSpec, find_dataset
 from lamm.protocol.prompts import prompt
+from lamm.redact import redact
 
 GROUP = "gpt_metric"
 
@@ -155,8 +156,9 @@ def judge_dataset(
     seed: int = 0,
     size: int | None = None,
     buggy_newlines: bool = False,
+    refresh: bool = False,
 ) -> dict[str, Any]:
-    """Judge one dataset; returns counts, win rates with CIs, and every sample's outcome."""
+    """Judge one dataset (``refresh``: ask the judge again instead of reading the cache); returns counts, win rates with CIs, and every sample's outcome."""
     a, b = _by_id(answers_folder(run_a), spec), _by_id(answers_folder(run_b), spec)
     if a is None or b is None:
         missing = [str(r) for r, x in ((run_a, a), (run_b, b)) if x is None]
@@ -175,7 +177,7 @@ def judge_dataset(
         msgs = judge_messages(
             spec, rec.query, ground_truth(spec, rec), a[rec.id], b[rec.id], buggy_newlines=buggy_newlines
         )
-        cached = cache.get(msgs)
+        cached = None if refresh else cache.get(msgs)
         if cached is not None:
             results.append(_judged(rec, cached))
         else:
@@ -183,10 +185,12 @@ def judge_dataset(
     replies = client.chat_many([m for _, m in todo]) if todo else []
     for (rec, msgs), reply in zip(todo, replies):
         if isinstance(reply, GenFailure):
-            results.append(Judgement(rec.index, rec.id, None, "failed", reply.reason))
+            results.append(Judgement(rec.index, rec.id, None, "failed", redact(reply.reason)))
             continue
-        cache.put(msgs, reply)
-        results.append(_judged(rec, reply))
+        judged = _judged(rec, reply)
+        if judged.status == "ok":  # an unparseable verdict is asked again on the next run, not served
+            cache.put(msgs, reply)
+        results.append(judged)
     results.sort(key=lambda j: j.index)
     return summarize(spec.name, results)
 
@@ -194,7 +198,7 @@ def judge_dataset(
 def _judged(rec: BenchRecord, reply: str) -> Judgement:
     verdict = parse_verdict(reply)
     if verdict is None:
-        first = reply.strip().splitlines()[0][:80] if reply.strip() else ""
+        first = redact(reply.strip().splitlines()[0])[:80] if reply.strip() else ""
         return Judgement(rec.index, rec.id, None, "unparsed", first)
     return Judgement(rec.index, rec.id, verdict, "ok")
 
@@ -231,6 +235,7 @@ def judge_runs(
     seed: int = 0,
     buggy_newlines: bool = False,
     sizes: dict[str, int] | None = None,
+    refresh: bool = False,
 ) -> dict[str, Any]:
     """Judge every GPT-metric dataset both runs answered; per dataset and pooled win rates."""
     cache = JudgeCache(cache_dir, client.model)
@@ -240,7 +245,7 @@ def judge_runs(
         spec = find_dataset(name)
         per[name] = judge_dataset(
             client, cache, benchmark_dir, spec, run_a, run_b, seed=seed,
-            size=(sizes or {}).get(name), buggy_newlines=buggy_newlines,
+            size=(sizes or {}).get(name), buggy_newlines=buggy_newlines, refresh=refresh,
         )  # fmt: skip
     done = [d for d in per.values() if "error" not in d]
     pooled = summarize("all", [])

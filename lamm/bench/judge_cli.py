@@ -32,6 +32,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--timeout", type=float, default=120.0)
     p.add_argument("--max-retries", type=int, default=5)
+    p.add_argument("--refresh", action="store_true", help="ask the judge again instead of using the cache")
+    p.add_argument(
+        "--max-failures", type=float, default=0.5, metavar="FRACTION",
+        help="exit 1 when more than this fraction of judge calls gave no verdict (default 0.5)",
+    )  # fmt: skip
 
 
 def _benchmark_dir(args: argparse.Namespace) -> Path:
@@ -62,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         datasets=args.datasets.split(",") if args.datasets else None,
         seed=args.seed,
         buggy_newlines=args.buggy_newlines,
+        refresh=args.refresh,
     )
     out = args.out or args.run_a / f"judge_vs_{args.run_b.resolve().name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -79,4 +85,15 @@ def run(args: argparse.Namespace) -> int:
             "failed judge calls: " + ", ".join(f"{n}x {r}" for r, n in reasons.most_common()), file=sys.stderr
         )
     print(f"report: {out}")
+    o = result["overall"]
+    asked = o["sampled"] - o["missing"]
+    lost = o["failed"] + o["unparsed"]
+    if asked and lost / asked > args.max_failures:
+        print(
+            f"lamm judge: error: {lost} of {asked} judge calls gave no verdict ({o['failed']} failed, "
+            f"{o['unparsed']} unparseable), more than --max-failures {args.max_failures:g}; the win rates "
+            "are not usable. Fix the judge endpoint and rerun (verdicts already given are cached)",
+            file=sys.stderr,
+        )
+        return 1
     return 0

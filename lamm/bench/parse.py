@@ -7,6 +7,7 @@ every scored sample can say how its answer was understood and per-dataset failur
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -101,6 +102,8 @@ def parse_numbers(text: str, k: int) -> Parsed:
     ``value`` is the flat list; rule ``brackets`` | ``regex`` | ``none``.
     """
     nums, rule = _number_spans(text, k)
+    if any(not math.isfinite(v) for v, _, _ in nums):  # "[nan, ...]", "1e999": a parse failure, no score
+        return Parsed([], "non-finite", True)
     return Parsed([v for v, _, _ in nums], rule, not nums)
 
 
@@ -228,9 +231,14 @@ def ennum2numerical(text: str) -> Parsed:
     for tok in text.split():
         if tok.isdigit():
             try:
-                return Parsed(int(tok), "digits")
+                n = int(tok)
             except ValueError:
                 continue
+            try:
+                float(n)  # the error is computed in floats: a count past float range is no reading
+            except OverflowError:
+                return Parsed(None, "non-finite", True)
+            return Parsed(n, "digits")
         if tok in NUMBER_WORDS:
             return Parsed(NUMBER_WORDS[tok], "word")
     return Parsed(None, "none", True)

@@ -106,8 +106,23 @@ def resolve_spec(spec: DatasetSpec | str, mode: str = "common") -> DatasetSpec:
 
 def read_answer_file(path: str | Path, spec: DatasetSpec) -> list[dict[str, Any]]:
     """The answers of one dataset (``.json``, ``.jsonl`` or a folder + official name), unvalidated:
-    per-record problems are reported by :func:`score_dataset` (error or skip)."""
-    return read_answers(path, spec, validate=False)
+    per-record problems are reported by :func:`score_dataset` (error or skip).
+
+    A ``lamm eval`` run log (``answers.jsonl``) holds every dataset of the run, each row tagged with its
+    ``dataset`` key: only this dataset's rows are kept, in record order."""
+    rows = read_answers(path, spec, validate=False)
+    tagged = [r for r in rows if isinstance(r, dict) and "dataset" in r]
+    if not tagged:
+        return rows
+    if len(tagged) != len(rows):
+        raise FormatError(answer_path(path, spec), "some rows carry a 'dataset' key and some do not")
+    mine = [r for r in rows if r["dataset"] == spec.key]
+    if not mine:
+        held = ", ".join(sorted({str(r["dataset"]) for r in rows}))
+        raise FormatError(
+            answer_path(path, spec), f"no answers for {spec.key} (mode {spec.mode}) here; it holds: {held}"
+        )
+    return sorted(mine, key=lambda r: r.get("index", 0)) if all("index" in r for r in mine) else mine
 
 
 def _finite(x: Any) -> Any:
@@ -261,13 +276,13 @@ def score_all(
         "dataset": "all",
         "mode": mode,
         "protocol": protocol,
-        "n": sum(r["n"] for r in per.values()),
         "skipped": skipped + [dict(s, dataset=k) for k, r in per.items() for s in r["skipped"]],
         "datasets": {k: {kk: vv for kk, vv in r.items() if kk != "samples"} for k, r in per.items()},
     }
-    fails = [s["failed"] for r in per.values() for s in r["samples"]]
-    result["parse_failure_rate"] = sum(fails) / len(fails) if fails else None
-    if mode == "locating":
+    if mode == "locating":  # one binary metric over the datasets: its n and failure rate pool too
+        fails = [s["failed"] for r in per.values() for s in r["samples"]]
+        result["n"] = sum(r["n"] for r in per.values())
+        result["parse_failure_rate"] = sum(fails) / len(fails) if fails else None
         c = sum(r["correct"] for r in per.values())
         t = sum(r["total"] for r in per.values())
         cj = sum(r["correct"] for k, r in per.items() if k != "FSC147")
@@ -276,7 +291,7 @@ def score_all(
             metric="acc", value=c / t if t else None, correct=c, total=t,
             acc_jul23=cj / tj if tj else None,
         )  # fmt: skip
-    else:
+    else:  # accuracy, MAE, recall...: no pooled number, each dataset reports its own n
         result.update(metric="per-dataset", value=None)
     result["samples"] = [dict(s, dataset=k) for k, r in per.items() for s in r["samples"]]
     return result

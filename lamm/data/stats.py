@@ -22,7 +22,7 @@ import numpy as np
 
 from lamm.formats import InstructSample, read_instruct
 from lamm.formats.errors import FormatError
-from lamm.formats.paths import data_root, resolve_media
+from lamm.formats.paths import data_root, media_root, prefer_unions, resolve_media
 
 _WORD = re.compile(r"\w+|[^\w\s]")
 
@@ -30,7 +30,7 @@ _WORD = re.compile(r"\w+|[^\w\s]")
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", type=Path, help="instruction meta files (.json) or folders of them")
     p.add_argument("--out", type=Path, default=None, help="where stats.json, lengths.png, examples.html go "
-                   "(default: <first file's folder>/stats)")  # fmt: skip
+                   "(default: <root>/stats, beside the first file's meta_file/)")  # fmt: skip
     p.add_argument("--root", type=Path, default=None, help="media root (default: the build manifest's data_root, "
                    "else the parent of meta_file/)")  # fmt: skip
     p.add_argument("--examples", type=int, default=8, help="examples rendered in the HTML page")
@@ -43,29 +43,13 @@ def _files(paths: list[Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
-            found = sorted(p.glob("*.json")) or sorted((p / "meta_file").glob("*.json"))
-            # a `lamm data build` folder: the LAMM_*instruct*.json unions already hold every sample
-            unions = [f for f in found if f.name.startswith("LAMM_") and "instruct" in f.name]
-            found = unions or found
+            found = prefer_unions(sorted(p.glob("*.json")) or sorted((p / "meta_file").glob("*.json")))
             if not found:
                 raise FormatError(p, "no .json meta files in this folder")
             out += found
         else:
             out.append(p)
     return out
-
-
-def _media_root(meta: Path, override: Path | None) -> Path:
-    if override is not None:
-        return override
-    root = data_root(meta)
-    manifest = root / "manifest.json"  # a `lamm data build` output folder
-    if manifest.is_file():
-        try:
-            return Path(json.loads(manifest.read_text("utf-8"))["data_root"])
-        except (json.JSONDecodeError, KeyError):
-            pass
-    return root
 
 
 def _counter(tokenizer: str | None):
@@ -191,6 +175,22 @@ def _html(stats: dict[str, Any], examples: list[tuple[Path, InstructSample]], ro
     return "\n".join(parts)
 
 
+def format_table(stats: dict[str, Any], n_files: int) -> str:
+    """The stats a person reads: counts per task type and modality, then the length distributions."""
+    lines = [f"{stats['samples']} samples, {stats['unique_media']} distinct media, {n_files} file(s)"]
+    rows = [("task type", "samples")] + [(k, str(v)) for k, v in stats["by_task_type"].items()]
+    rows += [(f"({k})", str(v)) for k, v in stats["by_modality"].items()]
+    dists = (("tokens/sample", "tokens"), ("gpt tokens", "gpt_tokens"), ("turns/sample", "turns"))
+    width = max(len(k) for k in [*(r[0] for r in rows), *(n for n, _ in dists)])
+    lines += [f"  {k:<{width}}  {v:>7}" for k, v in rows]
+    cols = ("min", "median", "mean", "p95", "max")
+    lines.append(f"  {'':<{width}}  " + "".join(f"{c:>8}" for c in cols))
+    for name, key in dists:
+        d = stats[key]
+        lines.append(f"  {name:<{width}}  " + "".join(f"{d.get(c, '-'):>8}" for c in cols))
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     files = _files(args.files)
     samples: list[tuple[Path, InstructSample]] = []
@@ -199,19 +199,15 @@ def run(args: argparse.Namespace) -> int:
     if not samples:
         raise FormatError(files[0], "no instruction samples with an image or pcl")
     stats = compute(samples, _counter(args.tokenizer))
-    out = args.out or files[0].parent / "stats"
+    out = args.out or data_root(files[0]) / "stats"  # beside meta_file/, never inside it
     out.mkdir(parents=True, exist_ok=True)
     _histogram_png(stats, out / "lengths.png")
     rng = random.Random(args.seed)
     examples = rng.sample(samples, min(args.examples, len(samples)))
-    roots = {f: _media_root(f, args.root) for f in files}
+    roots = {f: media_root(f, args.root) for f in files}
     (out / "examples.html").write_text(_html(stats, examples, roots), "utf-8")
     public = {k: v for k, v in stats.items() if not k.startswith("_")}
     (out / "stats.json").write_text(json.dumps(public, indent=2) + "\n", "utf-8")
-    print(f"{public['samples']} samples, {public['unique_media']} media, files: {len(files)}")
-    width = max(len(k) for k in public["by_task_type"])
-    for k, v in public["by_task_type"].items():
-        print(f"  {k:<{width}}  {v}")
-    print(f"tokens per sample: {public['tokens']}")
+    print(format_table(public, len(files)))
     print(f"wrote {out}/stats.json, lengths.png, examples.html")
     return 0

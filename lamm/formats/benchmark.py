@@ -5,6 +5,7 @@ Record schema and coordinate conventions per dataset: docs/formats.md (LAMM_FORM
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,16 @@ def _is_num(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
+def _non_finite(x: Any) -> bool:
+    """Any NaN or Infinity in a (nested) list: JSON readers accept them, and one moves a score silently."""
+    if isinstance(x, list):
+        return any(_non_finite(v) for v in x)
+    return isinstance(x, float) and not math.isfinite(x)
+
+
+NON_FINITE = "holds a non-finite number (NaN or Infinity); ground truth must be finite"
+
+
 def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
@@ -71,6 +82,8 @@ def _check_boxes(spec: DatasetSpec, objs: Any) -> str | None:
         box = o["bbox"]
         if not (isinstance(box, list) and len(box) == n and all(_is_num(v) for v in box)):
             return f"entry {k} 'bbox' must be {n} numbers, got {box!r}"
+        if _non_finite(box):
+            return f"entry {k} 'bbox' {box!r} {NON_FINITE}"
     return None
 
 
@@ -98,6 +111,8 @@ def _check_gt(spec: DatasetSpec, rec: dict[str, Any]) -> tuple[str, str] | None:
         ok = isinstance(j, list) and len(j) == len(LSP_JOINTS)
         if not (ok and all(isinstance(p, list) and len(p) >= 2 and all(map(_is_num, p[:2])) for p in j)):
             return "gt_joints", f"must be {len(LSP_JOINTS)} [x, y, v] rows in pixels (LSP joint order)"
+        if _non_finite(j):
+            return "gt_joints", NON_FINITE
     if "points" in spec.gt_fields:
         p = rec["points"]
         if not (
@@ -105,6 +120,8 @@ def _check_gt(spec: DatasetSpec, rec: dict[str, Any]) -> tuple[str, str] | None:
             and all(isinstance(q, list) and len(q) == 2 and all(map(_is_num, q)) for q in p)
         ):
             return "points", "must be a list of [x, y] pixel positions"
+        if _non_finite(p):
+            return "points", NON_FINITE
     if "gt_choice" in spec.gt_fields:
         choices, choice = rec["gt_choices"], rec["gt_choice"]
         if not _str_list(choices) or not choices:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -38,3 +39,26 @@ def data_root(meta_file: str | Path) -> Path:
     (``2D_Benchmark``, ``3D_Instruct``, ...), or the file's own folder when it sits elsewhere."""
     parent = Path(meta_file).parent
     return parent.parent if parent.name == "meta_file" else parent
+
+
+def media_root(meta_file: str | Path, override: str | Path | None = None) -> Path:
+    """The media root of a meta file: ``override`` if given; for a ``lamm data build`` output (a
+    ``manifest.json`` beside ``meta_file/``) the build's ``data_root``; else :func:`data_root`."""
+    if override is not None:
+        return Path(override)
+    root = data_root(meta_file)
+    manifest = root / "manifest.json"
+    if manifest.is_file():
+        try:
+            return Path(json.loads(manifest.read_text("utf-8"))["data_root"])
+        except (ValueError, KeyError, TypeError):
+            pass
+    return root
+
+
+def prefer_unions(files: list[Path]) -> list[Path]:
+    """The instruction files of one folder that hold each sample once: where ``LAMM_*instruct*.json``
+    unions sit beside the per-kind files (a ``lamm data build`` output, an official download), the
+    unions alone."""
+    unions = [f for f in files if f.name.startswith("LAMM_") and "instruct" in f.name]
+    return unions or files

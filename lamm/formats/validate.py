@@ -25,7 +25,7 @@ from lamm.formats.errors import FormatError
 from lamm.formats.instruct import check_instruct_record, media_key_of, turn_order_note
 from lamm.formats.jsonio import iter_jsonl, read_json_array
 from lamm.formats.media import check_image, load_npy_points
-from lamm.formats.paths import data_root, resolve_media
+from lamm.formats.paths import media_root, prefer_unions, resolve_media
 from lamm.protocol.datasets import DATASETS, DatasetSpec
 from lamm.protocol.prompts import prompts
 
@@ -158,8 +158,9 @@ class ValidationReport:
 
 def collect_files(path: str | Path) -> list[Path]:
     """The LAMM files under ``path``: the file itself; for a data root (a folder with ``meta_file/``, or
-    sub-folders with one: a LAMM-Mini or LAMM download) the ``*.json`` in those ``meta_file/`` folders;
-    for any other folder (answers) its own ``*.json``/``*.jsonl``."""
+    sub-folders with one: a LAMM-Mini or LAMM download) the ``*.json`` in those ``meta_file/`` folders
+    (only the ``LAMM_*instruct*`` unions where they sit beside per-kind files, so no sample counts
+    twice); for any other folder (answers) its own ``*.json``/``*.jsonl``."""
     path = Path(path)
     if not path.is_dir():
         return [path]
@@ -168,8 +169,9 @@ def collect_files(path: str | Path) -> list[Path]:
     return [
         f
         for folder in folders
-        for f in sorted(folder.iterdir())
-        if f.suffix in (".json", ".jsonl") and f.is_file()
+        for f in prefer_unions(
+            [f for f in sorted(folder.iterdir()) if f.suffix in (".json", ".jsonl") and f.is_file()]
+        )
     ]
 
 
@@ -197,34 +199,36 @@ class _MediaChecker:
     def __init__(self, workers: int = 1, progress: bool = False) -> None:
         self.workers = max(1, workers)
         self.progress = progress
-        self.results: dict[Path, tuple[str, str] | None] = {}
+        self.results: dict[tuple[Path, str], tuple[str, str] | None] = {}
 
     @staticmethod
-    def check(path: Path) -> tuple[str, str] | None:
-        """None if fine, else (``missing``|``corrupt``, message)."""
+    def check(ref: tuple[Path, str]) -> tuple[str, str] | None:
+        """None if fine, else (``missing``|``corrupt``, message). The field says what the file must be:
+        a ``pcl`` is read as a point cloud and an ``image`` as an image, whatever its path looks like."""
+        path, key = ref
         if not path.is_file():
             return "missing", "file not found"
         try:
-            if path.suffix.lower() == ".npy":
+            if key == "pcl" or path.suffix.lower() == ".npy":
+                if path.suffix.lower() in (".ply", ".pcd", ".xyz", ".txt"):
+                    return "corrupt", "not an official .npy point cloud (convert it: lamm data convert-pcl)"
                 load_npy_points(path)
-            elif path.suffix.lower() in (".ply", ".pcd", ".xyz", ".txt"):
-                return "corrupt", "not an official .npy point cloud (convert it: lamm data convert-pcl)"
             else:
                 check_image(path)
         except FormatError as exc:
             return "corrupt", exc.message
         return None
 
-    def run(self, paths: Iterable[Path]) -> None:
-        todo = [p for p in dict.fromkeys(paths) if p not in self.results]
+    def run(self, refs: Iterable[tuple[Path, str]]) -> None:
+        todo = [r for r in dict.fromkeys(refs) if r not in self.results]
         if not todo:
             return
-        from tqdm import tqdm
+        from lamm.progress import progress_bar
 
-        bar = tqdm(total=len(todo), desc="checking media", unit="file", disable=not self.progress)
+        bar = progress_bar(total=len(todo), desc="checking media", unit="file", disable=not self.progress)
         with ThreadPoolExecutor(self.workers) as pool:
-            for p, res in zip(todo, pool.map(self.check, todo)):
-                self.results[p] = res
+            for r, res in zip(todo, pool.map(self.check, todo)):
+                self.results[r] = res
                 bar.update()
         bar.close()
 
@@ -278,7 +282,7 @@ def _validate_file(
     fr.records = len(records)
     report.records += len(records)
     detected, spec = detect_kind(path, records)
-    fr.kind = detected if kind == "auto" else kind
+    fr.kind = (detected or "unknown") if kind == "auto" else kind
     if kind != "auto" and fr.kind in ("benchmark", "answers"):
         spec = spec_for_file(path)
     fr.dataset = spec.key if spec else None
@@ -291,8 +295,7 @@ def _validate_file(
 
     if not records:
         problem("file", FormatError(path, "file holds no records"))
-    elif fr.kind is None:
-        fr.kind = "unknown"
+    elif fr.kind == "unknown":
         problem(
             "file",
             FormatError(
@@ -306,11 +309,11 @@ def _validate_file(
     elif fr.kind == "answers":
         _validate_answers(path, records, spec, root, report, problem)
     else:
-        media_root = Path(root) if root is not None else data_root(path)
+        base = media_root(path, root)
         refs = (
-            _validate_instruct(path, records, media_root, report, problem)
+            _validate_instruct(path, records, base, report, problem)
             if fr.kind == "instruct"
-            else _validate_benchmark(path, records, spec, media_root, report, problem)
+            else _validate_benchmark(path, records, spec, base, report, problem)
         )
         if check_media:
             _check_media_refs(path, refs, media, report, problem)
@@ -390,7 +393,7 @@ def _validate_benchmark(path, records, spec, media_root, report, problem) -> lis
 
 def _check_media_refs(path, refs: list[_Ref], media: _MediaChecker, report, problem) -> None:
     before = set(media.results)
-    media.run(r[4] for r in refs)
+    media.run((r[4], r[2]) for r in refs)
     new = [p for p in media.results if p not in before]
     report.media_checked += len(new)
     for p in new:
@@ -401,7 +404,7 @@ def _check_media_refs(path, refs: list[_Ref], media: _MediaChecker, report, prob
             else:
                 report.media_corrupt += 1
     for i, rid, key, stored, full in refs:
-        res = media.results[full]
+        res = media.results[(full, key)]
         if res is None:
             continue
         what = "missing" if res[0] == "missing" else "unreadable/corrupt"

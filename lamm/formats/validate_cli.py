@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="root",
         metavar="DIR",
         default=None,
-        help="media root (default: the parent of meta_file/); for answer files, the benchmark whose "
+        help="media root (default: a lamm data build's manifest data_root, else the parent of "
+        "meta_file/); for answer files, the benchmark whose "
         "meta records they must match by position and id",
     )
     parser.add_argument("--kind", choices=KINDS, default="auto", help="file kind (default: detect)")

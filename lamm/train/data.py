@@ -99,9 +99,9 @@ def load_items(
         positions: list[int] = []
         iterator = enumerate(records)
         if progress:
-            from tqdm import tqdm
+            from lamm.progress import progress_bar
 
-            iterator = tqdm(iterator, total=len(records), desc=f"tokenise {path.name}", leave=False)
+            iterator = progress_bar(iterator, total=len(records), desc=f"tokenise {path.name}", leave=False)
         for i, rec in iterator:
             try:
                 sample = check_instruct_record(path, i, rec)

@@ -599,9 +599,9 @@ class Trainer:
         self.model.train()
         bar = None
         if self.progress and env.is_main:
-            from tqdm import tqdm
+            from lamm.progress import progress_bar
 
-            bar = tqdm(total=end, initial=self.start_step, desc="train", dynamic_ncols=True)
+            bar = progress_bar(total=end, initial=self.start_step, desc="train", dynamic_ncols=True)
         it = iter(self._loader(self.start_step))
         real = total = 0
         t_start = time.perf_counter()

@@ -54,6 +54,7 @@ class ChatStub:
     ):
         self.latency, self.faults, self.stall_s, self.reply = latency, faults, stall_s, reply
         self.fail_status: int | None = None  # set to e.g. 500 to fail every request (an outage)
+        self.echo_key_status: int | None = None  # e.g. 401: fail with a message echoing the sent key
         self.lock = threading.Lock()
         self.requests = 0
         self.status = Counter()
@@ -109,6 +110,13 @@ class ChatStub:
         except (BrokenPipeError, ConnectionResetError):
             pass
 
+    def send_echoed_key(self, h: BaseHTTPRequestHandler) -> None:
+        """A careless server's 401: the message repeats the key and the header it was sent."""
+        auth = h.headers.get("Authorization", "")
+        key = auth.removeprefix("Bearer ")
+        msg = f"Incorrect API key provided: {key}. You sent the header 'Authorization: {auth}'"
+        self._send(h, self.echo_key_status or 401, json.dumps({"error": {"message": msg}}).encode())
+
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         body = h.rfile.read(int(h.headers.get("Content-Length", 0)))
         if not h.path.endswith("/chat/completions"):
@@ -122,6 +130,8 @@ class ChatStub:
         if self.latency:
             time.sleep(self.latency)
         mode = self.mode(key)
+        if self.echo_key_status:
+            return self.send_echoed_key(h)
         if self.fail_status:
             return self._send(h, self.fail_status, b'{"error": {"message": "outage"}}')
         if attempt == 1 and mode == 0:

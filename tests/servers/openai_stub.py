@@ -56,6 +56,8 @@ class OpenAIStub(ChatStub):
         if not h.path.endswith("/chat/completions"):
             return self._send(h, 404, b'{"error": {"message": "not found"}}')
         req = json.loads(body)
+        if self.echo_key_status:
+            return self.send_echoed_key(h)
         messages = req["messages"]
         key = request_key(messages, req.get("seed"))
         with self.lock:

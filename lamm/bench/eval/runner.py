@@ -21,17 +21,18 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from lamm.bench.eval import prompts as P
 from lamm.bench.eval import sharding
 from lamm.bench.eval.adapters import Adapter, GenFailure, GenRequest, build_adapter
-from lamm.bench.eval.store import AnswerStore
+from lamm.bench.eval.store import ANSWERS, AnswerStore
 from lamm.formats.answers import PLACEHOLDER_REASON, placeholder, write_official_answers
 from lamm.formats.benchmark import BenchRecord, load_benchmark, media_file, meta_path
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import write_json_official
+from lamm.formats.lock import FolderLock, FolderLocked
+from lamm.progress import progress_bar
 from lamm.protocol.datasets import DATASETS, DatasetSpec
+from lamm.redact import redact
 
 RESULTS = "results.json"
 RUN_INFO = "run.json"
@@ -44,6 +45,7 @@ class RecordFailed(RuntimeError):
     """A record could not be answered (bad media, failed request). Names dataset, record and cause."""
 
     def __init__(self, spec: DatasetSpec, record: BenchRecord, reason: str) -> None:
+        reason = redact(reason)  # stored in errors.jsonl / results.json and printed
         self.spec, self.record, self.reason = spec, record, reason
         super().__init__(f"{spec.key}: record {record.index} (id {record.id!r}): {reason}")
 
@@ -133,12 +135,37 @@ def _generate(adapter: Adapter, reqs: list[GenRequest], batch_size: int) -> list
     return out
 
 
+def overflow(adapter: Adapter, reqs: list[GenRequest]) -> str | None:
+    """Why one of a record's requests cannot fit the model's context (prompt + answer tokens), or None."""
+    ctx = adapter.context_length()
+    if ctx is None:
+        return None
+    for r in reqs:
+        n = adapter.prompt_tokens(r)
+        if n is not None and n + adapter.answer_tokens() > ctx:
+            return (
+                f"prompt of {n} tokens + {adapter.answer_tokens()} answer tokens exceeds the model's "
+                f"context length of {ctx} tokens"
+            )
+    return None
+
+
 def answer_batch(
     adapter: Adapter, spec: DatasetSpec, items: list[tuple[BenchRecord, Path | None]], batch_size: int
 ) -> list[dict[str, Any] | RecordFailed]:
-    """Answer records together: all first-pass prompts in batches, then all second-pass prompts."""
+    """Answer records together: all first-pass prompts in batches, then all second-pass prompts. A
+    record whose prompt does not fit the model's context fails by name; the others are answered."""
     modality = "image" if spec.dim == "2d" else "pcl"
-    firsts = [P.first_prompts(spec, rec) for rec, _ in items]
+    too_long: dict[int, RecordFailed] = {}
+
+    def check(k: int, rec: BenchRecord, media: Path | None, ps: list[P.Prompt]) -> list[P.Prompt]:
+        why = overflow(adapter, [GenRequest(media, modality, p.system, p.query) for p in ps])
+        if why is None:
+            return ps
+        too_long[k] = RecordFailed(spec, rec, why)
+        return []
+
+    firsts = [check(k, rec, m, P.first_prompts(spec, rec)) for k, (rec, m) in enumerate(items)]
     reqs = [GenRequest(m, modality, p.system, p.query) for (_, m), ps in zip(items, firsts) for p in ps]
     flat = _generate(adapter, reqs, batch_size)
     first_out: list[list[str | GenFailure]] = []
@@ -148,17 +175,20 @@ def answer_batch(
         pos += len(ps)
 
     seconds: list[list[P.Prompt]] = []
-    for (rec, _), outs in zip(items, first_out):
-        ok = all(isinstance(o, str) for o in outs)
-        seconds.append(P.second_prompts(spec, rec, outs) if ok else [])  # type: ignore[arg-type]
+    for k, ((rec, m), outs) in enumerate(zip(items, first_out)):
+        ok = k not in too_long and all(isinstance(o, str) for o in outs)
+        seconds.append(check(k, rec, m, P.second_prompts(spec, rec, outs)) if ok else [])  # type: ignore[arg-type]
     reqs2 = [GenRequest(m, modality, p.system, p.query) for (_, m), ps in zip(items, seconds) for p in ps]
     flat2 = _generate(adapter, reqs2, batch_size)
 
     results: list[dict[str, Any] | RecordFailed] = []
     pos = 0
-    for (rec, media), ps1, outs1, ps2 in zip(items, firsts, first_out, seconds):
+    for k, ((rec, media), ps1, outs1, ps2) in enumerate(zip(items, firsts, first_out, seconds)):
         outs2 = flat2[pos : pos + len(ps2)]
         pos += len(ps2)
+        if k in too_long:
+            results.append(too_long[k])
+            continue
         failed = [o for o in [*outs1, *outs2] if isinstance(o, GenFailure)]
         if failed:
             results.append(RecordFailed(spec, rec, f"generation failed: {failed[0].reason}"))
@@ -190,7 +220,7 @@ def run_dataset(
     """Answer ``records`` (this rank's pending share); returns (answered, skipped)."""
     answers_log, errors_log = writers
     done = skipped = 0
-    bar = tqdm(total=len(records), desc=spec.key, unit="sample", disable=not show, dynamic_ncols=True)
+    bar = progress_bar(total=len(records), desc=spec.key, unit="sample", disable=not show, dynamic_ncols=True)
 
     def fail(exc: RecordFailed) -> None:
         nonlocal skipped
@@ -330,11 +360,39 @@ def _check_run_dir(cfg: EvalConfig) -> None:
                 f"{cfg.out} holds answers made with other settings ({diff}); rerun with the same "
                 "options or choose another --out"
             )
-    else:
+
+
+def _record_run(cfg: EvalConfig) -> None:
+    """Write ``run.json`` once the adapter is built, so a spec that fails to load claims no folder."""
+    info = cfg.out / RUN_INFO
+    if not info.is_file():
         cfg.out.mkdir(parents=True, exist_ok=True)
         info.write_text(
-            json.dumps({"model": cfg.model, "answer_options": options, "created": _now()}, indent=2), "utf-8"
+            json.dumps(
+                {"model": cfg.model, "answer_options": answer_settings(cfg), "created": _now()}, indent=2
+            ),
+            "utf-8",
         )
+
+
+def check_log(cfg: EvalConfig, spec: DatasetSpec, records: list[BenchRecord], done: dict) -> None:
+    """A resumed run trusts a logged answer only if its index exists and its id is that record's id."""
+    log = cfg.out / ANSWERS
+    for (key, index), row in done.items():
+        if key != spec.key:
+            continue
+        if not 0 <= index < len(records):
+            raise FormatError(
+                log, f"{spec.key}: logged answer for record {index} (id {row.get('id')!r}) but the meta "
+                f"file has {len(records)} records; this run folder belongs to another benchmark, choose "
+                "another --out", index=index,
+            )  # fmt: skip
+        if str(row.get("id")) != records[index].id:
+            raise FormatError(
+                log, f"{spec.key}: logged answer id {row.get('id')!r} does not match meta record id "
+                f"{records[index].id!r} at index {index}; this run folder belongs to another benchmark, "
+                "choose another --out", index=index,
+            )  # fmt: skip
 
 
 def _seed(seed: int) -> None:
@@ -432,7 +490,9 @@ def evaluate(cfg: EvalConfig, adapter: Adapter | None = None) -> dict[str, Any] 
     cfg.benchmark_dir = Path(cfg.benchmark_dir)
     dist = sharding.init()
     started = _now()
+    lock = FolderLock(cfg.out, "lamm eval")
     try:
+        _take_lock(lock, dist)
         store = AnswerStore(cfg.out, dist.rank, dist.world)
         if dist.main:
             _check_run_dir(cfg)
@@ -441,12 +501,15 @@ def evaluate(cfg: EvalConfig, adapter: Adapter | None = None) -> dict[str, Any] 
         adapter = adapter or build_adapter(cfg.model, **cfg.adapter_options)
         adapter.protocol = cfg.protocol
         _seed(cfg.seed)  # after the build: torch is imported now, and sampling starts from the seed
+        if dist.main:
+            _record_run(cfg)
         adapter.prepare(cfg.benchmark_dir, cfg.datasets)
         done = store.answers()
         writers = store.writers()
         try:
             for spec in cfg.datasets:
                 records = load_benchmark(cfg.benchmark_dir, spec)
+                check_log(cfg, spec, records, done)
                 if cfg.limit is not None:
                     records = records[: cfg.limit]
                 pending = [r for r in records if (spec.key, r.index) not in done]
@@ -469,4 +532,25 @@ def evaluate(cfg: EvalConfig, adapter: Adapter | None = None) -> dict[str, Any] 
         store.consolidate()
         return finish(cfg, adapter, store, dist.world, started)
     finally:
+        lock.release()
         sharding.close(dist)
+
+
+def _take_lock(lock: FolderLock, dist: sharding.Dist) -> None:
+    """Rank 0 takes the run folder's lock, the other ranks check that their own launch holds it; a
+    refusal on any rank is raised on every rank (no rank is left waiting at a barrier)."""
+    error = None
+    if dist.main:
+        try:
+            lock.acquire()
+        except FolderLocked as exc:
+            error = str(exc)
+    error = sharding.first_error(dist, error)
+    if error is None and not dist.main:
+        try:
+            lock.check_shared()
+        except FolderLocked as exc:
+            error = str(exc)
+    error = sharding.first_error(dist, error)
+    if error is not None:
+        raise FolderLocked(error)

@@ -63,3 +63,15 @@ def close(d: Dist) -> None:
 def shard(items: list[T], d: Dist) -> list[T]:
     """This rank's share, round-robin: record order is restored when the answers are merged."""
     return items[d.rank :: d.world]
+
+
+def first_error(d: Dist, error: str | None) -> str | None:
+    """Every rank's error (or None) gathered: the first one, the same on all ranks, so that a refusal
+    on one rank (the folder lock) stops every rank instead of leaving the others at a barrier."""
+    if d.world <= 1:
+        return error
+    import torch.distributed as dist
+
+    got: list[str | None] = [None] * d.world
+    dist.all_gather_object(got, error)
+    return next((e for e in got if e), None)

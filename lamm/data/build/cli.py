@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="environment variable holding the API key (default: LAMM_API_KEY, then OPENAI_API_KEY); "
         "a recipe cannot name one",
     )  # fmt: skip
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help=argparse.SUPPRESS)  # old name of --quiet
 
 
 def run(args: argparse.Namespace) -> int:

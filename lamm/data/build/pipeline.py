@@ -21,8 +21,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from lamm.data.build.generate_template import supports, template_conversation
 from lamm.data.build.recipe import KINDS, Recipe, SourceSpec
 from lamm.data.build.sources import Item, load_source
@@ -34,6 +32,8 @@ from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import iter_jsonl, temp_path, write_json_official
 from lamm.formats.lock import FolderLock
 from lamm.formats.media import check_image, load_npy_points
+from lamm.progress import progress_bar
+from lamm.redact import redact
 
 SAMPLES, REJECTS, STATE, MANIFEST = "samples.jsonl", "rejects.jsonl", "build_state.json", "manifest.json"
 FILES_2D = {
@@ -351,7 +351,7 @@ class Builder:
         llm = [j for j in todo if j.kind != "vision_task" and use_llm]
         if use_llm:
             self._llm()
-        bar = tqdm(total=len(todo), desc="build", unit="sample", disable=not self.progress or None)
+        bar = progress_bar(total=len(todo), desc="build", unit="sample", disable=not self.progress)
         sw, rw = _Lines(self.out / SAMPLES), _Lines(self.out / REJECTS)
         try:
             for job in tmpl:
@@ -373,9 +373,10 @@ class Builder:
             sw.write({"key": job.key, "record": rec, "retried": reasons}, sync=sync)
         else:
             rw.write({"key": job.key, "source": job.item.source, "id": job.item.id, "media": job.item.media,
-                      "kind": job.kind, "task": job.task, "reasons": reasons, "final": final}, sync=sync)  # fmt: skip
+                      "kind": job.kind, "task": job.task, "reasons": [redact(r) for r in reasons],
+                      "final": final}, sync=sync)  # fmt: skip
 
-    def _run_pool(self, jobs: list[Job], sw: _Lines, rw: _Lines, bar: tqdm) -> None:
+    def _run_pool(self, jobs: list[Job], sw: _Lines, rw: _Lines, bar: Any) -> None:
         conc = self.recipe.generator.concurrency
         with ThreadPoolExecutor(conc, thread_name_prefix="llm") as ex:
             inflight: set = set()
@@ -474,7 +475,7 @@ class Builder:
             "rejects": {"file": REJECTS, "final": len(final_rej), "by_reason": dict(sorted(reasons.items())),
                         "api_failures_pending": len(api_fail), "retried_then_accepted": dict(sorted(retried.items()))},
             "llm_usage": self.client.usage.to_json() if self.client else None,
-            "warnings": warnings, "seconds": round(seconds, 3),
+            "warnings": [redact(w) for w in warnings], "seconds": round(seconds, 3),
         }  # fmt: skip
         (self.out / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", "utf-8")
         return manifest

@@ -12,12 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from lamm.data.c4 import plural, vqa_query
 from lamm.data.mini import world2d as W
 from lamm.data.mini.common import Stats, pixels_hash, record_rng, save_png, slug
 from lamm.formats.jsonio import write_json_official
+from lamm.progress import progress_bar
 from lamm.protocol.datasets import DatasetSpec, datasets_2d
 from lamm.protocol.prompts import prompt
 
@@ -144,7 +143,7 @@ def write_benchmark_2d(
     root = Path(out) / "2D_Benchmark"
     stats, hashes = Stats(), set()
     specs = datasets_2d()
-    with tqdm(
+    with progress_bar(
         total=n * len(specs), desc="2D benchmark", unit="rec", disable=not progress, leave=False
     ) as bar:
         for spec in specs:

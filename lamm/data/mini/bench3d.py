@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from lamm.data.c4 import vqa_query
 from lamm.data.mini import world3d as W3
 from lamm.data.mini.common import Stats, pixels_hash, record_rng, slug
 from lamm.formats.jsonio import write_json_official
+from lamm.progress import progress_bar
 from lamm.protocol.datasets import DatasetSpec, datasets_3d
 from lamm.protocol.prompts import prompt
 
@@ -47,7 +47,7 @@ def write_benchmark_3d(
     root = Path(out) / "3D_Benchmark"
     stats, hashes = Stats(), set()
     specs = datasets_3d()
-    with tqdm(
+    with progress_bar(
         total=n * len(specs), desc="3D benchmark", unit="rec", disable=not progress, leave=False
     ) as bar:
         for spec in specs:

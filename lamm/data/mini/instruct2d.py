@@ -13,12 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from lamm.data.c4 import article, c4_conversation, task_type
 from lamm.data.mini import world2d as W
 from lamm.data.mini.common import Stats, count_label, pixels_hash, record_rng, save_png
 from lamm.formats.jsonio import write_json_official
+from lamm.progress import progress_bar
 
 Conv = list[dict[str, str]]
 
@@ -240,7 +240,7 @@ def write_instruct_2d(
     root = Path(out) / "2D_Instruct"
     stats = Stats()
     groups: dict[str, list[dict]] = {}
-    with tqdm(
+    with progress_bar(
         total=n * len(TASKS), desc="2D instruct", unit="sample", disable=not progress, leave=False
     ) as bar:
         for task, (group, _, _) in TASKS.items():

@@ -11,12 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from lamm.data.c4 import c4_conversation, task_type
 from lamm.data.mini import world3d as W3
 from lamm.data.mini.common import Stats, count_label, pixels_hash, record_rng
 from lamm.formats.jsonio import write_json_official
+from lamm.progress import progress_bar
 
 _DESC_QS = ["Describe this scene in detail.", "Give a detailed description of the point cloud.",
             "What does this 3D scene look like? Describe it in detail."]  # fmt: skip
@@ -89,7 +89,7 @@ def write_instruct_3d(
     root = Path(out) / "3D_Instruct"
     stats = Stats()
     records: list[dict] = []
-    with tqdm(total=2 * n, desc="3D instruct", unit="pcl", disable=not progress, leave=False) as bar:
+    with progress_bar(total=2 * n, desc="3D instruct", unit="pcl", disable=not progress, leave=False) as bar:
         for i in range(n):
             scene_recs, scene_pts = scene_samples(i, seed, points, avoid)
             obj_rec, obj_pts = object_sample(i, seed, points)

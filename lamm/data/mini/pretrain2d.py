@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tqdm import tqdm
-
 from lamm.data.c4 import c4_conversation
 from lamm.data.mini import world2d as W
 from lamm.data.mini.common import Stats, pixels_hash, record_rng, save_png
 from lamm.formats.jsonio import write_json_official
+from lamm.progress import progress_bar
 
 # The scene kinds the benchmark's shape tasks show, in equal parts: single shapes (classification),
 # 1-3 shape scenes (detection, SQAimage), outlined diagrams (AI2D) and counting scenes (FSC147).
@@ -68,7 +67,7 @@ def write_tower_corpus(
     """Write ``n`` scenes (kinds in turn) and their records under ``out/2D_Pretrain``."""
     root = Path(out) / "2D_Pretrain"
     stats, recs = Stats(), []
-    for i in tqdm(range(n), desc="2D tower corpus", unit="image", disable=not progress, leave=False):
+    for i in progress_bar(range(n), desc="2D tower corpus", unit="image", disable=not progress, leave=False):
         kind, make = KINDS[i % len(KINDS)]
         for attempt in range(100):
             rng = record_rng(seed, "train", f"pretrain/{kind}", i, attempt)

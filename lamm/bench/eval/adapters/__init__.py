@@ -59,6 +59,20 @@ class Adapter:
         """For adapters that already hold answers: the record's stored ``text`` (``None``: generate)."""
         return None
 
+    def context_length(self) -> int | None:
+        """Tokens the model can attend to (prompt + answer); ``None`` when unknown or unlimited."""
+        return None
+
+    def prompt_tokens(self, request: GenRequest) -> int | None:
+        """How many tokens ``request``'s prompt is for this model (media tokens included); ``None``:
+        unknown. With :meth:`context_length` it lets the runner fail an over-long record by name
+        instead of letting the model try (and fail the whole run) to allocate for it."""
+        return None
+
+    def answer_tokens(self) -> int:
+        """Answer tokens reserved on top of the prompt."""
+        return int(self.decoding().get("max_new_tokens") or 0)
+
     def render(self, request: GenRequest) -> str:
         """The prompt text as the model sees it (stored with each answer for auditing)."""
         return f"{request.system}\n{request.query}"

@@ -11,7 +11,7 @@ from typing import Any
 
 from lamm.bench.eval.adapters import Adapter, register_adapter
 from lamm.formats.answers import PLACEHOLDER_REASON, SKIPPED, answer_path, is_placeholder, read_answers
-from lamm.formats.benchmark import BenchRecord
+from lamm.formats.benchmark import BenchRecord, load_benchmark, meta_path
 from lamm.formats.errors import FormatError
 from lamm.protocol.datasets import DatasetSpec
 
@@ -25,6 +25,21 @@ class AnswersAdapter(Adapter):
         if not self.root.is_dir():
             raise FormatError(self.root, "answer folder not found")
         self._cache: dict[str, list[dict[str, Any]]] = {}
+
+    def prepare(self, benchmark_dir: Path, specs: list[DatasetSpec]) -> None:
+        """As ``lamm score``: an answer file must hold exactly one answer per meta record."""
+        for spec in specs:
+            path = answer_path(self.root, spec)
+            if not path.is_file():
+                continue  # reported per record by replay
+            n_meta = len(load_benchmark(benchmark_dir, spec))
+            n_ans = len(self._answers(spec))
+            if n_ans != n_meta:
+                raise FormatError(
+                    path,
+                    f"{n_ans} answers for {n_meta} records of {meta_path(benchmark_dir, spec)}; answers "
+                    "pair with records by position, so the file must hold one answer per record",
+                )
 
     def _answers(self, spec: DatasetSpec) -> list[dict[str, Any]]:
         if spec.key not in self._cache:

@@ -109,6 +109,22 @@ class HFAdapter(Adapter):
         inputs = self.processor(images=images if any(images) else None, text=texts, **kwargs)
         return {k: v for k, v in inputs.items() if k in self.accepted and k != "labels"}
 
+    def context_length(self) -> int | None:
+        """The language model's positions (None for encoder-decoder models: their prompt goes to the
+        encoder, whose limit is another one)."""
+        if self.encoder_decoder:
+            return None
+        cfg = self.model.config
+        for c in (getattr(cfg, "text_config", None), cfg):
+            n = getattr(c, "max_position_embeddings", None) if c is not None else None
+            if isinstance(n, int) and n > 0:
+                return n
+        return None
+
+    def prompt_tokens(self, request: GenRequest) -> int | None:
+        """Exact: the processor's own expansion of the image placeholders for this request."""
+        return int(self.encode([request])["input_ids"].shape[1])
+
     def generate_kwargs(self) -> dict[str, Any]:
         """Decoding arguments of ``model.generate`` (the one place they are set)."""
         return {"max_new_tokens": self.max_new_tokens, **self.sampling}

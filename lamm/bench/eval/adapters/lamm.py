@@ -121,6 +121,20 @@ class LammAdapter(Adapter):
             )
         )
 
+    def context_length(self) -> int | None:
+        return getattr(self.model.base_llm.config, "max_position_embeddings", None)
+
+    def prompt_tokens(self, request: GenRequest) -> int | None:
+        from lamm.model.template import build_generation_prompt
+
+        media = self.model.num_media_tokens if request.media is not None else 0
+        cfg = self.model.config
+        ids = build_generation_prompt(
+            request.system, request.query, self.tokenizer, media, self.tags, cfg.template,
+            media_token_id=self.model.media_token_id,
+        )  # fmt: skip
+        return len(ids)
+
     def render(self, request: GenRequest) -> str:
         from lamm.model.template import get_template
 
