@@ -101,6 +101,14 @@ def test_eval_runs_a_2d_delta_directly_and_after_import_export(delta_2d, tmp_pat
     assert main([*common, "--model", f"lamm:{ckpt}", "--out", str(tmp_path / "imported")]) == 0
     imported = _answers(tmp_path / "imported", "Classification_CIFAR10.json")
     assert [a["text"] for a in imported] == [a["text"] for a in direct]
+    # the LLaMA-2-chat delta's template is recorded by the import, and the folder prompts with it
+    chat = tmp_path / "ckpt-llama2"
+    assert main([*args[:-1], str(chat), "--template", "llama2-chat"]) == 0
+    assert json.loads((chat / "manifest.json").read_text("utf-8"))["template"]["name"] == "llama2-chat"
+    assert main([*common, "--model", f"lamm:{chat}", "--out", str(tmp_path / "llama2")]) == 0
+    prompt = json.loads((tmp_path / "llama2" / "answers.jsonl").open().readline())["prompt"][0]
+    assert "[INST]" in prompt and "<<SYS>>" in prompt and "### Human" not in prompt, prompt
+    assert main([*args[:-1], str(tmp_path / "x"), "--template", "nope"]) == 2
 
     # export-official: the official layout again, tensor for tensor (fp16 as saved)
     out = tmp_path / "back.pt"

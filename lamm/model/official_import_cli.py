@@ -18,12 +18,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("delta", type=Path, help="official pytorch_model.pt (projector + LoRA)")
     add_base_arguments(p)
     add_modality_arguments(p)
+    p.add_argument(
+        "--template",
+        default="lamm-v1",
+        help="the conversation template the delta was trained with (llama2-chat for the LLaMA-2-chat delta)",
+    )
     p.add_argument("--out", required=True, type=Path, help="new lamm checkpoint folder")
 
 
 def run(args: argparse.Namespace) -> int:
     from lamm.model.checkpoint import CheckpointError, convert_official, official_config
     from lamm.model.official_args import unstated_modality
+    from lamm.model.template import get_template
 
     try:
         if not (args.base_llm and args.encoder):
@@ -34,7 +40,11 @@ def run(args: argparse.Namespace) -> int:
             raise CheckpointError(f"{args.delta}: no such file")
         if (args.out / "manifest.json").exists():
             raise CheckpointError(f"{args.out} already holds a checkpoint; choose another --out")
-        config = official_config(args.delta, **official_options(args))
+        try:
+            get_template(args.template)
+        except KeyError as exc:
+            raise ValueError(f"--template: {exc.args[0]}") from None
+        config = official_config(args.delta, **official_options(args), template=args.template)
         out = convert_official(args.delta, config, args.out)
     except (CheckpointError, ValueError, OSError) as exc:
         print(f"lamm: error: {exc}", file=sys.stderr)
