@@ -502,6 +502,7 @@ class Trainer:
                 attention_mask=mask.to(dev, non_blocking=True) if mask is not None else None,
                 position_ids=pos.to(dev, non_blocking=True) if pos is not None else None,
                 media=batch["media"].to(dev, non_blocking=True),
+                return_logits=False,  # the LM head only where labels are: same loss, a fraction of the work
             )
         loss_sum = out.loss.float() * out.num_loss_tokens
         self._backward(loss_sum * scale, sync)
