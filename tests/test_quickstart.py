@@ -41,7 +41,7 @@ def test_quickstart_trains_3d_in_a_second_process(tmp_path, capsys):
             "--max-new-tokens", "8"]  # fmt: skip
     assert main(args) == 0
     text = capsys.readouterr().out
-    assert "tiny-3d started beside the 2D steps" in text and "[quickstart 6/6" in text and "CPU" in text
+    assert "tiny-3d trains beside the 2D steps" in text and "[quickstart 6/6" in text and "CPU" in text
     log = (out / "tiny-3d.log").read_text()
     assert "[quickstart 4/6" in log and "[quickstart 5/6" in log and "tiny-3d finished" in log
     res = json.loads((out / "eval" / "tiny-3d" / "results.json").read_text())

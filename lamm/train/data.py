@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import math
 import random
 from collections import Counter
@@ -108,6 +109,8 @@ def load_items(
                     continue  # no vision key: skipped, as the official loader does
                 if spec.task_types is not None and sample.task_type not in spec.task_types:
                     continue  # not selected (data.files[].task_types)
+                if spec.ids is not None and not any(fnmatch.fnmatchcase(str(sample.id), p) for p in spec.ids):
+                    continue  # not selected (data.files[].ids)
                 if MEDIA_MODALITY[sample.media_key] != modality:
                     raise FormatError(
                         path, f"{sample.media_key!r} sample but the encoder takes {modality!r}", index=i,

@@ -183,7 +183,7 @@ def model_config(cfg: Config, env: D.DistEnv):
             from lamm.model.encoders.clip_pretrain import pretrain_tiny_tower
 
             # train.num_threads leaves a core to the DataLoader worker, which does not run yet: use every core
-            with torch_threads(len(os.sched_getaffinity(0))):
+            with torch_threads(t.encoder_pretrain_threads or len(os.sched_getaffinity(0))):
                 pretrain_tiny_tower(cfg, base / "clip", steps=t.encoder_pretrain_steps, seed=t.seed)
         tmp = cfg_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(built.to_dict(), indent=1), "utf-8")
