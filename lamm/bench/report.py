@@ -246,9 +246,8 @@ def group_runs(runs: list[Run]) -> list[Group]:
             g.rows.append(_entry_row(run.name, "run", run.datasets, g.cols, run.samples, run))
         baselines = [r for r in g.runs if r.is_baseline and r not in models]
         for run in baselines:
-            g.rows.append(
-                _entry_row(f"{run.name} (trivial)", "baseline", run.datasets, g.cols, run.samples, run)
-            )
+            name = run.name if "trivial" in run.name else f"{run.name} (trivial baseline)"
+            g.rows.append(_entry_row(name, "baseline", run.datasets, g.cols, run.samples, run))
         bench = next((r.info.get("benchmark_dir") for r in g.runs if r.info.get("benchmark_dir")), None)
         if not baselines and bench and Path(bench).is_dir():
             try:

@@ -104,15 +104,18 @@ def scores_png(cols: list[tuple[str, str]], rows: list[Any], title: str) -> byte
             ci = row.intervals.get(key)
             names.append(row.name)
             vals.append(v)
-            lo.append(v - ci[0] if ci else 0.0)
-            hi.append(ci[1] - v if ci else 0.0)
+            lo.append(max(0.0, v - ci[0]) if ci else 0.0)  # max: Wilson's end at 1.0 can round below it
+            hi.append(max(0.0, ci[1] - v) if ci else 0.0)
             colors.append(_color(i, row.kind))
+        vals = [0.0 if abs(v) < 1e-9 else v for v in vals]  # e.g. BLEU-4 of 1e-230
         y = list(range(len(vals)))[::-1]
         ax.barh(y, vals, color=colors, xerr=[lo, hi], capsize=3, error_kw={"elinewidth": 1.2})
         ax.set_yticks(y)
         ax.set_yticklabels(names, fontsize=7)
         ax.set_title(f"{key} ({metric} {'↓' if metric in LOWER_IS_BETTER else '↑'})", fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
+        right = max([v + h for v, h in zip(vals, hi)], default=0.0)
+        ax.set_xlim(0, right * 1.08 if right > 0 else 1.0)
         if not vals:
             ax.text(0.5, 0.5, "no value", ha="center", transform=ax.transAxes, fontsize=8)
     fig.suptitle(f"{title}: scores with 95% confidence intervals", fontsize=10)
