@@ -505,7 +505,9 @@ def render_html(groups: list[Group], figures: dict[str, dict[str, bytes]], runs:
         out.append(
             "<h3>Scores with 95% confidence intervals</h3>" + _img(figures[str(gi)]["scores"], "scores")
         )
-        out.append("<h3>Radar</h3>" + _img(figures[str(gi)]["radar"], "radar chart") + "</div>")
+        if "radar" in figures[str(gi)]:
+            out.append("<h3>Radar</h3>" + _img(figures[str(gi)]["radar"], "radar chart"))
+        out.append("</div>")
 
     out.append("<h2>Runs</h2><table><tr><th>run</th><th>benchmark</th><th>model</th><th>adapter</th>"
                "<th>decoding</th><th>processes</th><th>git commit</th><th>finished</th></tr>")  # fmt: skip
@@ -610,7 +612,9 @@ def render_markdown(groups: list[Group], files: Path, rel: str, trainings: list[
         lines += ["", "Values in percent (MAE for FSC147)."
                   + (f" Reference rows: {REFERENCE_SOURCE}." if g.ident.get("official") else
                      " LAMM-Mini is synthetic: no paper rows."), "",
-                  f"![scores]({rel}/scores_{gi}.png)", "", f"![radar]({rel}/radar_{gi}.png)", ""]  # fmt: skip
+                  f"![scores]({rel}/scores_{gi}.png)", ""]  # fmt: skip
+        if (files / f"radar_{gi}.png").is_file():
+            lines += [f"![radar]({rel}/radar_{gi}.png)", ""]
     if trainings:
         lines += [
             "## Training",
@@ -672,8 +676,12 @@ def write_report(run_dirs: list[str | Path], out: str | Path) -> Path:
     files.mkdir(exist_ok=True)
     figures: dict[str, dict[str, bytes]] = {}
     for gi, g in enumerate(groups):
-        figures[str(gi)] = {"radar": plots.radar_png(g.cols, g.rows, g.title),
-                            "scores": plots.scores_png(g.cols, g.rows, g.title)}  # fmt: skip
+        radar = plots.radar_png(g.cols, g.rows, g.title)
+        figures[str(gi)] = {
+            "scores": plots.scores_png(g.cols, g.rows, g.title),
+            **({"radar": radar} if radar else {}),
+        }
+        (files / f"radar_{gi}.png").unlink(missing_ok=True)  # none this time: no stale one from a rerun
         for name, png in figures[str(gi)].items():
             (files / f"{name}_{gi}.png").write_bytes(png)
     trainings = [t for t in (training(r) for r in runs) if t is not None]

@@ -47,40 +47,39 @@ def best(cols: list[tuple[str, str]], rows: list[Any]) -> dict[str, float]:
     return out
 
 
-def radar_png(cols: list[tuple[str, str]], rows: list[Any], title: str) -> bytes:
-    """Radar of one benchmark's leaderboard, each axis scaled to its best row (MAE inverted)."""
+def radar_png(cols: list[tuple[str, str]], rows: list[Any], title: str) -> bytes | None:
+    """Radar of one benchmark's leaderboard, each axis scaled to its best row (MAE inverted); ``None``
+    with fewer than 3 datasets that any row scores above 0 (no polygon to draw)."""
     import numpy as np
 
-    plt = _plt()
     axes = [(k, m) for k, m in cols if any(r.values.get(k) not in (None, 0) for r in rows)]
+    if len(axes) < 3:
+        return None
+    plt = _plt()
     fig = plt.figure(figsize=(6.4, 5.2), dpi=100)
     ax = fig.add_subplot(111, polar=True)
-    if len(axes) >= 3:
-        angles = np.linspace(0, 2 * np.pi, len(axes), endpoint=False).tolist()
-        top = best(axes, rows)
-        for i, row in enumerate(rows):
-            pts = []
-            for k, m in axes:
-                v = row.values.get(k)
-                if v is None or not top.get(k):
-                    pts.append(0.0)
-                elif m in LOWER_IS_BETTER:
-                    pts.append(top[k] / v if v > 0 else 1.0)
-                else:
-                    pts.append(v / top[k])
-            ref = row.kind != "run"
-            ax.plot(angles + angles[:1], pts + pts[:1], linestyle="--" if ref else "-", linewidth=1.5,
-                    label=row.name, color=COLORS[i % len(COLORS)] if not ref else None)  # fmt: skip
-            if not ref:
-                ax.fill(angles + angles[:1], pts + pts[:1], alpha=0.15, color=COLORS[i % len(COLORS)])
-        ax.set_xticks(angles)
-        ax.set_xticklabels([k for k, _ in axes], fontsize=8)
-        ax.set_ylim(0, 1.05)
-        ax.set_yticklabels([])
-        ax.legend(loc="upper right", bbox_to_anchor=(1.35, 1.1), fontsize=7)
-    else:
-        ax.set_axis_off()
-        ax.text(0.5, 0.5, "radar needs 3+ scored datasets", ha="center", transform=ax.transAxes)
+    angles = np.linspace(0, 2 * np.pi, len(axes), endpoint=False).tolist()
+    top = best(axes, rows)
+    for i, row in enumerate(rows):
+        pts = []
+        for k, m in axes:
+            v = row.values.get(k)
+            if v is None or not top.get(k):
+                pts.append(0.0)
+            elif m in LOWER_IS_BETTER:
+                pts.append(top[k] / v if v > 0 else 1.0)
+            else:
+                pts.append(v / top[k])
+        ref = row.kind != "run"
+        ax.plot(angles + angles[:1], pts + pts[:1], linestyle="--" if ref else "-", linewidth=1.5,
+                label=row.name, color=COLORS[i % len(COLORS)] if not ref else None)  # fmt: skip
+        if not ref:
+            ax.fill(angles + angles[:1], pts + pts[:1], alpha=0.15, color=COLORS[i % len(COLORS)])
+    ax.set_xticks(angles)
+    ax.set_xticklabels([k for k, _ in axes], fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_yticklabels([])
+    ax.legend(loc="upper right", bbox_to_anchor=(1.35, 1.1), fontsize=7)
     ax.set_title(f"{title}\nrelative to the best row per dataset (MAE inverted)", fontsize=9)
     return _png(fig)
 
