@@ -78,7 +78,8 @@ def test_wilson_and_normal_intervals():
     assert acc[2] == "Wilson" and acc[0] == pytest.approx(0.3664, abs=1e-4)
     mae = interval({"value": 1.5}, [{"score": float(v)} for v in (0, 1, 2, 3)])
     assert mae[2] == "normal" and mae[0] == pytest.approx(lo)
-    assert interval({"value": 6.6}, [{"score": 1.0}, {"score": 3.0}]) is None  # BLEU-4: corpus metric
+    assert interval({"value": 6.6}, [{"score": 1.0}, {"score": 3.0}]) is None  # not the mean of the records
+    assert interval({"value": 0.0, "metric": "bleu4"}, [{"score": 0.0}]) is None  # BLEU-4: corpus metric
     assert interval({"value": 0.25, "score": {"correct": 5, "total": 20}}, None)[2] == "Wilson"
 
 

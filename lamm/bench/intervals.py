@@ -16,6 +16,7 @@ from typing import Any
 
 Z95 = 1.959964
 WILSON = "Wilson"
+CORPUS_METRICS = frozenset({"bleu4", "cider", "map@0.25", "map@0.5"})  # not a mean over records
 NORMAL = "normal"
 
 
@@ -45,7 +46,7 @@ def interval(entry: dict[str, Any], samples: list[dict[str, Any]] | None) -> tup
     """``(low, high, method)`` in the metric's own units for a dataset entry of ``results.json`` (its
     ``value`` and ``score``) and its per-record ``samples`` (``scores/<dataset>.json``)."""
     value = entry.get("value")
-    if value is None:
+    if value is None or entry.get("metric") in CORPUS_METRICS:
         return None
     score = entry.get("score") or entry
     if isinstance(score.get("correct"), (int, float)) and score.get("total"):
