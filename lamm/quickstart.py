@@ -251,16 +251,22 @@ def run(args: argparse.Namespace) -> int:
         background = Background3D(args, out)
         torch.set_num_threads(1)  # one core here (tower, LLM, eval), the other for the 3D process
         pre2d.append("tiny.encoder_pretrain_threads=1")
-    step(2, "training the tiny preset (2D)")
-    ckpt = train_preset("tiny", data, out / "tiny", max_steps=args.max_steps, overrides=pre2d)
-    step(3, "evaluating it on every LAMM-Mini 2D benchmark file")
-    bench2d = data / "2D_Benchmark"
-    runs = {
-        "tiny": evaluate_model(
-            f"lamm:{ckpt}", bench2d, out / "eval" / "tiny", max_new_tokens=args.max_new_tokens
-        )
-    }
-    baselines = {"trivial": evaluate_model("baseline:trivial", bench2d, out / "eval" / "trivial", datasets=baseline_sets("2d"), mode="common")}  # fmt: skip
+    try:
+        step(2, "training the tiny preset (2D)")
+        ckpt = train_preset("tiny", data, out / "tiny", max_steps=args.max_steps, overrides=pre2d)
+        step(3, "evaluating it on every LAMM-Mini 2D benchmark file")
+        bench2d = data / "2D_Benchmark"
+        runs = {
+            "tiny": evaluate_model(
+                f"lamm:{ckpt}", bench2d, out / "eval" / "tiny", max_new_tokens=args.max_new_tokens
+            )
+        }
+        baselines = {"trivial": evaluate_model("baseline:trivial", bench2d, out / "eval" / "trivial", datasets=baseline_sets("2d"), mode="common")}  # fmt: skip
+    except BaseException:
+        if background is not None:  # no orphan: a rerun resumes the 3D steps where they stopped
+            background.proc.terminate()
+            background.proc.wait()
+        raise
     if background is not None:
         print(f"\n  waiting for tiny-3d (log: {background.log})", flush=True)
         background.wait()
