@@ -1,16 +1,27 @@
 """LAMM-Mini end to end: build the data, train the tiny preset(s), evaluate on every LAMM-Mini benchmark
 file, score, compare with the trivial baselines and write the report.
 
-    lamm quickstart [--out runs/quickstart] [--no-3d]
+    lamm quickstart [--out runs/quickstart] [--no-3d] [--sequential]
 
 Every step resumes: a rerun reuses the built data, a finished training run and the answers already
 written, so an interrupted quickstart continues where it stopped.
+
+The 2D and 3D models are independent and their LLM loops run on one thread each (train.num_threads: 1),
+so the 3D pipeline runs in a second process (output in ``OUT/tiny-3d.log``) while this one pre-trains
+the 2D tower on one thread, trains the 2D LLM and evaluates it. One thread per process also holds up
+on a loaded machine, where a 2-thread tower spent most of its CPU waiting for its other thread. On
+one core, or with ``--sequential``, the steps run one after the other (the tower then uses every core).
+Each step line reports wall and CPU seconds (this process and its finished children).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -126,20 +137,95 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-new-tokens", type=int, default=MAX_NEW_TOKENS, help="generation length in eval"
     )
     parser.add_argument("--data-only", action="store_true", help="only build LAMM-Mini and print its summary")
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="train and evaluate the 3D model after the 2D one, not beside it",
+    )
+    parser.add_argument("--only-3d", action="store_true", help=argparse.SUPPRESS)  # the second process
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process and its finished children (DataLoader workers, the 3D process)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+class Background3D:
+    """``lamm quickstart --only-3d`` in a second process: the 3D pipeline on one core while this process
+    pre-trains the 2D tower and trains the 2D LLM on the other (every loop there runs on one thread)."""
+
+    def __init__(self, args: argparse.Namespace, out: Path) -> None:
+        self.log = out / "tiny-3d.log"
+        cmd = [sys.executable, "-m", "lamm.cli", "quickstart", "--only-3d", "--out", str(out),
+               "--seed", str(args.seed), "--train", str(args.train), "--train-3d", str(args.train_3d),
+               "--test", str(args.test), "--max-new-tokens", str(args.max_new_tokens)]  # fmt: skip
+        if args.max_steps is not None:
+            cmd += ["--max-steps", str(args.max_steps)]
+        env = dict(os.environ, OMP_NUM_THREADS="1", TQDM_DISABLE="1")
+        with self.log.open("wb") as log:  # this run's output only (a resumed run redoes no work)
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        print(f"  tiny-3d trains beside the 2D steps (pid {self.proc.pid}; log: {self.log})", flush=True)
+
+    def wait(self) -> None:
+        """Wait for it; its failure fails the quickstart, with the end of its log."""
+        if self.proc.wait() != 0:
+            tail = self.log.read_text("utf-8", errors="replace").splitlines()[-20:]
+            raise SystemExit(
+                f"lamm quickstart: the 3D process failed (exit {self.proc.returncode}); its log {self.log} "
+                "ends:\n" + "\n".join(tail)
+            )
+
+
+def run_3d(args: argparse.Namespace, out: Path, step) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Pre-train the point-cloud encoder, train ``tiny-3d``, evaluate it and the 3D trivial baselines."""
+    from lamm.model.encoders.pcl_pretrain import pretrain_for_preset
+
+    data = out / "data"
+    step(4, "training the tiny-3d preset")
+    pre_steps = 200 if args.max_steps is None else max(1, min(200, args.max_steps))
+    enc3 = pretrain_for_preset("tiny-3d", data, out / "tiny-3d-encoder", steps=pre_steps)  # frozen encoder
+    ckpt3 = train_preset(
+        "tiny-3d", data, out / "tiny-3d", max_steps=args.max_steps, overrides=[f"model.encoder.path={enc3}"]
+    )
+    step(5, "evaluating it on every LAMM-Mini 3D benchmark file")
+    bench3d = data / "3D_Benchmark"
+    run = evaluate_model(
+        f"lamm:{ckpt3}", bench3d, out / "eval" / "tiny-3d", max_new_tokens=args.max_new_tokens
+    )
+    base = evaluate_model(
+        "baseline:trivial", bench3d, out / "eval" / "trivial-3d", datasets=baseline_sets("3d")
+    )
+    return run, base
+
+
+def baseline_sets(dim: str) -> str:
+    """The datasets of one dimension (2d / 3d) the trivial baseline answers, comma-separated."""
+    from lamm.bench.eval.adapters.baseline import DATASETS as BASELINE_DATASETS
+    from lamm.protocol.datasets import find_dataset
+
+    return ",".join(s for s in BASELINE_DATASETS if find_dataset(s).dim == dim)
 
 
 def run(args: argparse.Namespace) -> int:
-    from lamm.bench.eval.adapters.baseline import DATASETS as BASELINE_DATASETS
     from lamm.bench.report import leaderboard_text, write_report
-    from lamm.protocol.datasets import find_dataset
 
     out = Path(args.out)
     with_3d = not args.no_3d
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     steps = 4 + 2 * with_3d
 
     def step(i: int, text: str) -> None:
-        print(f"\n[quickstart {i}/{steps}, {time.perf_counter() - t0:.0f}s] {text}", flush=True)
+        wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+        print(f"\n[quickstart {i}/{steps}, {wall:.0f}s, CPU {cpu:.0f}s] {text}", flush=True)
+
+    if args.only_3d:  # the second process of a parallel quickstart
+        import torch
+
+        torch.set_num_threads(1)  # one core each: the 2D process has the other
+        run_3d(args, out, step)
+        print(f"tiny-3d finished in {time.perf_counter() - t0:.0f}s (CPU {cpu_seconds() - c0:.0f}s)")
+        return 0
 
     data = out / "data"
     step(1, f"LAMM-Mini -> {data}")
@@ -156,49 +242,41 @@ def run(args: argparse.Namespace) -> int:
     if args.data_only:
         return 0
 
-    step(2, "training the tiny preset (2D)")
+    parallel = with_3d and not args.sequential and len(os.sched_getaffinity(0)) > 1
+    background = None
     pre2d = [] if args.max_steps is None else [f"tiny.encoder_pretrain_steps={min(600, args.max_steps)}"]
-    ckpt = train_preset("tiny", data, out / "tiny", max_steps=args.max_steps, overrides=pre2d)
-    step(3, "evaluating it on every LAMM-Mini 2D benchmark file")
-    bench2d = data / "2D_Benchmark"
-    runs = {
-        "tiny": evaluate_model(
-            f"lamm:{ckpt}", bench2d, out / "eval" / "tiny", max_new_tokens=args.max_new_tokens
-        )
-    }
-    base_sets = {
-        dim: ",".join(s for s in BASELINE_DATASETS if find_dataset(s).dim == dim) for dim in ("2d", "3d")
-    }
-    baselines = {"trivial": evaluate_model("baseline:trivial", bench2d, out / "eval" / "trivial", datasets=base_sets["2d"], mode="common")}  # fmt: skip
-    n = 4
-    if with_3d:
-        step(4, "training the tiny-3d preset")
-        from lamm.model.encoders.pcl_pretrain import pretrain_for_preset
+    if parallel:
+        import torch
 
-        pre_steps = 200 if args.max_steps is None else max(1, min(200, args.max_steps))
-        enc3 = pretrain_for_preset(
-            "tiny-3d", data, out / "tiny-3d-encoder", steps=pre_steps
-        )  # frozen encoder
-        ckpt3 = train_preset(
-            "tiny-3d",
-            data,
-            out / "tiny-3d",
-            max_steps=args.max_steps,
-            overrides=[f"model.encoder.path={enc3}"],
-        )
-        step(5, "evaluating it on every LAMM-Mini 3D benchmark file")
-        bench3d = data / "3D_Benchmark"
-        runs["tiny-3d"] = evaluate_model(
-            f"lamm:{ckpt3}", bench3d, out / "eval" / "tiny-3d", max_new_tokens=args.max_new_tokens
-        )
-        baselines["trivial-3d"] = evaluate_model(
-            "baseline:trivial",
-            bench3d,
-            out / "eval" / "trivial-3d",
-            datasets=base_sets["3d"],
-        )
-        n = 6
-    step(n, "report")
+        background = Background3D(args, out)
+        torch.set_num_threads(1)  # one core here (tower, LLM, eval), the other for the 3D process
+        pre2d.append("tiny.encoder_pretrain_threads=1")
+    try:
+        step(2, "training the tiny preset (2D)")
+        ckpt = train_preset("tiny", data, out / "tiny", max_steps=args.max_steps, overrides=pre2d)
+        step(3, "evaluating it on every LAMM-Mini 2D benchmark file")
+        bench2d = data / "2D_Benchmark"
+        runs = {
+            "tiny": evaluate_model(
+                f"lamm:{ckpt}", bench2d, out / "eval" / "tiny", max_new_tokens=args.max_new_tokens
+            )
+        }
+        baselines = {"trivial": evaluate_model("baseline:trivial", bench2d, out / "eval" / "trivial", datasets=baseline_sets("2d"), mode="common")}  # fmt: skip
+    except BaseException:
+        if background is not None:  # no orphan: a rerun resumes the 3D steps where they stopped
+            background.proc.terminate()
+            background.proc.wait()
+        raise
+    if background is not None:
+        print(f"\n  waiting for tiny-3d (log: {background.log})", flush=True)
+        background.wait()
+        print(background.log.read_text("utf-8", errors="replace").rstrip())
+        bench3d = out / "eval"
+        runs["tiny-3d"] = json.loads((bench3d / "tiny-3d" / "results.json").read_text("utf-8"))
+        baselines["trivial-3d"] = json.loads((bench3d / "trivial-3d" / "results.json").read_text("utf-8"))
+    elif with_3d:
+        runs["tiny-3d"], baselines["trivial-3d"] = run_3d(args, out, step)
+    step(steps, "report")
     dirs = [out / "eval" / name for name in [*runs, *baselines]]
     report = write_report(dirs, out / "report.html")
     write_report(dirs, out / "report.md")
@@ -206,5 +284,7 @@ def run(args: argparse.Namespace) -> int:
     print("\ntiny model vs trivial baselines (majority label, random option, mean count, mean box):")
     print(baseline_comparison(list(runs.values()), list(baselines.values())))
     print(f"\nreport: {report}  (Markdown: {out / 'report.md'})")
-    print(f"quickstart finished in {time.perf_counter() - t0:.0f}s")
+    print(
+        f"quickstart finished in {time.perf_counter() - t0:.0f}s (CPU {cpu_seconds() - c0:.0f}s, both processes)"
+    )
     return 0

@@ -67,6 +67,10 @@ def test_pretrain_saves_a_clip_tower_that_loads(tmp_path):
         feats = enc(torch.zeros(1, 3, 16, 16))
     assert feats.shape == (1, 4, 32)
     assert json.loads((out / "pretrain.json").read_text())["steps"] == 30
+    # the same file through two data.files entries (e.g. one with ids and a weight): each record once
+    again = pretrain([(meta / "x.json", ["classification"], None), (meta / "x.json", ["classification"], None)], tiny,
+                     tmp_path / "enc2", steps=1, batch_size=8, min_count=1, log=False)  # fmt: skip
+    assert again["images"] == 8  # not 16
 
 
 def test_box_word_targets_mark_the_patches_of_the_smallest_box():

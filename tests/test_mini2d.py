@@ -64,14 +64,30 @@ def test_official_files_and_determinism(world: Path, tmp_path: Path) -> None:
 
 
 def test_tower_corpus_boxes_match_the_pixels(world: Path) -> None:
-    """2D_Pretrain: 24 x --train scenes of the four shape kinds in turn, test images excluded, and each
-    record's boxes (what the tower's patch targets read) enclose a shape of the named colour."""
+    """2D_Pretrain: 24 x --train scenes of the four shape kinds in turn, then one face per 8 scenes, test
+    images excluded, and each record's boxes (what the tower's patch targets read) enclose a shape of the
+    named colour / the mouth as drawn."""
     from lamm.model.encoders.clip_pretrain import box_word_targets
 
     path = world / "2D_Pretrain" / "meta_file" / "tower_pretrain.json"
-    assert len(read_instruct(path)) == 120  # the official 2D instruction schema
+    assert len(read_instruct(path)) == 120 + 15  # the official 2D instruction schema
     recs = json.loads(path.read_text())
-    assert len(recs) == 120 and json.loads((world / "lamm_mini.json").read_text())["pretrain"] == 120
+    assert len(recs) == 120 + 15 and json.loads((world / "lamm_mini.json").read_text())["pretrain"] == 120
+    # then one face per 8 scenes: hair, face and mouth boxes; the mouth box holds the smile's red chord
+    # exactly when it is labelled an open smile
+    faces = recs[120:]
+    assert {r["conversations"][1]["value"].count("[") for r in faces} == {3}
+    kinds = set()
+    for rec in faces:
+        answer = rec["conversations"][1]["value"]
+        smile = "open smile [" in answer
+        assert smile or "closed mouth [" in answer
+        seg = answer.split("open smile [" if smile else "closed mouth [")[1].split("]")[0]
+        x1, y1, x2, y2 = (round(float(v) * SIZE) for v in seg.split(", "))
+        mouth = _img(world / "2D_Pretrain", rec["image"])[y1:y2, x1:x2].reshape(-1, 3).astype(int)
+        assert (np.abs(mouth - np.array([150, 20, 30])).sum(1) < 40).any() == smile, rec["id"]
+        kinds.add(smile)
+    assert kinds == {True, False}
     test_imgs = {hashlib.sha1(_img(world / "2D_Benchmark", r["image"]).tobytes()).hexdigest()
                  for p in (world / "2D_Benchmark" / "meta_file").glob("*.json") for r in json.loads(p.read_text())}  # fmt: skip
     index = {w: i for i, w in enumerate([*R.SHAPES, *R.COLORS])}

@@ -274,3 +274,38 @@ def test_compile_layers_keeps_keys_loss_and_gradients():
     torch.testing.assert_close(loss, ref, rtol=1e-4, atol=1e-5)
     for n, g in g_ref.items():
         torch.testing.assert_close(dict(model.named_parameters())[n].grad, g, rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_loss_only_forward_equals_full_logits(attn):
+    """Training's ``return_logits=False`` runs the LM head on the labelled positions only: same loss,
+    token count and gradients as the full-logits forward (packed row with a 4D mask, and padded rows)."""
+    torch.manual_seed(0)
+    model, tok = build_model(tiny_config(attn_implementation=attn))
+    model.train()
+    a, b = (encode(tok, c) for c in CONVS)
+    media = torch.randn(2, 3, 32, 32)
+    ids = torch.tensor([a.input_ids + b.input_ids + [tok.pad_token_id] * 3])
+    labels = torch.tensor([a.labels + b.labels + [IGNORE_INDEX] * 3])
+    seg = torch.tensor([[0] * len(a) + [1] * len(b) + [2] * 3])
+    pos = torch.tensor([list(range(len(a))) + list(range(len(b))) + list(range(3))])
+    kw = {"labels": labels, "attention_mask": block_causal_mask(seg), "position_ids": pos, "media": media}
+    params = [p for p in model.parameters() if p.requires_grad]
+    grads = []
+    for return_logits in (True, False):
+        torch.manual_seed(1)  # same dropout draws, if any
+        out = model(ids, return_logits=return_logits, **kw)
+        model.zero_grad()
+        (out.loss * out.num_loss_tokens).backward()
+        grads.append([None if p.grad is None else p.grad.clone() for p in params])
+        if return_logits:
+            full = out
+        else:
+            assert out.logits is None
+            torch.testing.assert_close(out.loss, full.loss, atol=1e-6, rtol=1e-6)
+            assert int(out.num_loss_tokens) == int(full.num_loss_tokens) == int((labels[:, 1:] != -100).sum())
+    assert sum(g is not None for g in grads[0]) > 10  # the LLM, projector and encoder all got gradients
+    for g_full, g_fast in zip(*grads):
+        assert (g_full is None) == (g_fast is None)
+        if g_full is not None:
+            torch.testing.assert_close(g_fast, g_full, atol=1e-6, rtol=1e-5)

@@ -218,3 +218,19 @@ def test_task_type_filter(data, tokenizer):
     cfg = DataConfig(files=[DataFile(str(data), task_types=["classification"])])
     items, _ = load_items(cfg, tokenizer, num_media_tokens=4, modality="image")
     assert len(items) == 6 and {i.index % 2 for i in items} == {1}
+
+
+def test_id_filter_selects_records_by_pattern(data, tokenizer):
+    """``data.files[].ids``: fnmatch patterns on record ids (the quickstart draws LAMM-Mini's facial
+    samples twice this way); kept through the CLI's path resolution."""
+    from lamm.train.cli import resolve_data_paths
+
+    cfg = DataConfig(files=[DataFile(str(data), ids=["train-1", "train-1?"])])
+    items, _ = load_items(cfg, tokenizer, num_media_tokens=4, modality="image")
+    assert sorted(i.index for i in items) == [1, 10, 11]
+    both = DataConfig(files=[DataFile(str(data)), DataFile(str(data), ids=["train-1?"], weight=2.0)])
+    items, _ = load_items(both, tokenizer, num_media_tokens=4, modality="image")
+    assert len(items) == 12 + 2
+    glob_path = str(data.parent / "*.json")
+    (resolved,) = resolve_data_paths([DataFile(glob_path, ids=["train-1?"], weight=2.0)], None)
+    assert resolved.ids == ["train-1?"] and resolved.weight == 2.0 and resolved.path == str(data)

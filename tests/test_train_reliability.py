@@ -325,6 +325,10 @@ def test_tiny_base_follows_its_settings_and_pretrains_ten_steps(setup, tmp_path,
     capsys.readouterr()
     assert main(["train", str(cfg), "--out", str(out), "--quiet", "--overwrite"]) == 0
     assert "rebuilding" not in capsys.readouterr().out
+    # the tower's thread count changes how fast, not what: the base is kept (the quickstart uses 1)
+    threads = ["tiny.encoder_pretrain_threads=1", "--out", str(out), "--quiet", "--overwrite"]
+    assert main(["train", str(cfg), *threads]) == 0
+    assert "rebuilding" not in capsys.readouterr().out
     args = [
         "train",
         str(cfg),

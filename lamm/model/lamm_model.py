@@ -20,12 +20,14 @@ from lamm.model.projector import build_projector
 from lamm.model.template import IGNORE_INDEX
 
 MEDIA_TOKEN = "<media>"
+# causal LMs whose logits are exactly lm_head(last hidden state): the loss-only path may skip the rest
+PLAIN_HEAD_MODELS = frozenset({"llama", "mistral", "qwen2", "qwen3"})
 
 
 @dataclass
 class LAMMOutput:
     loss: torch.Tensor | None  # mean token cross-entropy over labels != -100 (None without labels)
-    logits: torch.Tensor  # [B, T, V]
+    logits: torch.Tensor | None  # [B, T, V]; None from forward(..., return_logits=False)
     num_loss_tokens: torch.Tensor | None  # how many tokens the mean is over (for exact grad-accum)
 
 
@@ -205,9 +207,23 @@ class LAMMModel(nn.Module):
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
         media: torch.Tensor | None = None,
+        return_logits: bool = True,
     ) -> LAMMOutput:
+        """``return_logits=False`` (training): the LM head runs only on the positions that carry a label.
+        Answers are a fraction of the tokens and the head (vocabulary x hidden) is a large part of a
+        small LLM's step, so this is the same loss and gradients for much less work."""
         embeds = self.embed(input_ids, media)
         mask = self._prepare_mask(attention_mask, embeds.dtype)
+        if labels is not None and not return_logits and self._plain_head():
+            hidden = self.base_llm.get_decoder()(
+                inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids, use_cache=False
+            ).last_hidden_state
+            shift_labels = labels[:, 1:].to(hidden.device)
+            keep = shift_labels != IGNORE_INDEX
+            logits = self.base_llm.get_output_embeddings()(hidden[:, :-1][keep]).float()
+            n = keep.sum()
+            loss_sum = F.cross_entropy(logits, shift_labels[keep], reduction="sum")
+            return LAMMOutput(loss_sum / n.clamp(min=1), None, n)
         out = self.base_llm(
             inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids, use_cache=False
         )
@@ -224,6 +240,12 @@ class LAMMModel(nn.Module):
             reduction="sum",
         )
         return LAMMOutput(loss_sum / n.clamp(min=1), logits, n)
+
+    def _plain_head(self) -> bool:
+        """Logits = output embeddings(decoder's last hidden state), nothing else (no soft-capping or
+        scaling in the causal-LM forward): true of the LLaMA family lamm trains."""
+        llm = self.base_llm
+        return llm.config.model_type in PLAIN_HEAD_MODELS and llm.get_output_embeddings() is not None
 
 
 def _load_llm(config: ModelConfig) -> nn.Module:

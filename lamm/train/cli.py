@@ -56,7 +56,7 @@ def resolve_data_paths(cfg_files: list, data_dir: str | None) -> list:
         matches = sorted(glob.glob(path)) if any(c in path for c in "*?[") else [path]
         if not matches:
             raise ConfigError(f"no instruction file matches {path!r}")
-        out += [DataFile(m, root, f.weight, f.task_types) for m in matches]
+        out += [DataFile(m, root, f.weight, f.task_types, f.ids) for m in matches]
     return out
 
 

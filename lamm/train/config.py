@@ -32,6 +32,7 @@ class DataFile:
     root: str | None = None
     weight: float = 1.0
     task_types: list[str] | None = None  # keep only these task_type values (None: all)
+    ids: list[str] | None = None  # keep only records whose id matches one of these fnmatch patterns
 
 
 @dataclass
@@ -105,6 +106,9 @@ class TinyConfig:
     encoder_pretrain_batch: int = 32
     # extra image-text files (instruction schema) read by the tower pre-training only, like CLIP's own corpus
     encoder_pretrain_files: list[str] = field(default_factory=list)
+    # torch threads of the tower pre-training; 0: every core (the quickstart gives it one and trains
+    # tiny-3d on the other)
+    encoder_pretrain_threads: int = 0
 
 
 @dataclass

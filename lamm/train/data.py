@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import math
 import random
 from collections import Counter
@@ -115,6 +116,8 @@ def load_items(
                     raise FormatError(
                         path, str(exc).strip("'\""), index=i, record_id=sample.id, field="task_type"
                     ) from None
+                if spec.ids is not None and not any(fnmatch.fnmatchcase(str(sample.id), p) for p in spec.ids):
+                    continue  # not selected (data.files[].ids)
                 if MEDIA_MODALITY[sample.media_key] != modality:
                     raise FormatError(
                         path, f"{sample.media_key!r} sample but the encoder takes {modality!r}", index=i,

@@ -23,6 +23,7 @@ RESUME_MAY_CHANGE = {
     "out_dir",
     "data.num_workers",
     "train.num_threads",
+    "tiny.encoder_pretrain_threads",
     "train.log_every",
     "train.save_every",
     "train.keep_checkpoints",
@@ -114,7 +115,9 @@ def _sha256(path: str) -> str:
 def base_fingerprint(cfg: Config) -> dict[str, Any]:
     """What the tiny base is built from: the ``tiny`` settings and the contents of the files its
     tokenizer (and pre-trained tower) read."""
-    tiny = cfg.to_dict()["tiny"]
+    tiny = {
+        k: v for k, v in cfg.to_dict()["tiny"].items() if k != "encoder_pretrain_threads"
+    }  # how fast only
     files = sorted({f.path for f in cfg.data.files} | set(cfg.tiny.encoder_pretrain_files or []))
     return {
         "tiny": tiny,

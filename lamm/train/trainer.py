@@ -202,7 +202,7 @@ def model_config(cfg: Config, env: D.DistEnv, resuming: bool = False):
             from lamm.model.encoders.clip_pretrain import pretrain_tiny_tower
 
             # train.num_threads leaves a core to the DataLoader worker, which does not run yet: use every core
-            with torch_threads(len(os.sched_getaffinity(0))):
+            with torch_threads(t.encoder_pretrain_threads or len(os.sched_getaffinity(0))):
                 pretrain_tiny_tower(cfg, base / "clip", steps=t.encoder_pretrain_steps, seed=t.seed)
         O.write_base_fingerprint(base, fingerprint)
         tmp = cfg_file.with_suffix(".tmp")
@@ -556,6 +556,7 @@ class Trainer:
                 attention_mask=mask.to(dev, non_blocking=True) if mask is not None else None,
                 position_ids=pos.to(dev, non_blocking=True) if pos is not None else None,
                 media=batch["media"].to(dev, non_blocking=True),
+                return_logits=False,  # the LM head only where labels are: same loss, a fraction of the work
             )
         loss_sum = out.loss.float() * out.num_loss_tokens
         self._backward(loss_sum * scale, sync)

@@ -25,6 +25,7 @@ from lamm.bench.eval import prompts as P
 from lamm.bench.eval import sharding
 from lamm.bench.eval.adapters import Adapter, GenFailure, GenRequest, build_adapter
 from lamm.bench.eval.store import ANSWERS, AnswerStore
+from lamm.bench.provenance import identify_benchmark, training_provenance
 from lamm.formats.answers import PLACEHOLDER_REASON, placeholder, write_official_answers
 from lamm.formats.benchmark import BenchRecord, load_benchmark, media_file, meta_path
 from lamm.formats.errors import FormatError
@@ -307,6 +308,8 @@ def provenance(cfg: EvalConfig, adapter: Adapter, world: int, started: str) -> d
         "on_error": cfg.on_error,
         "protocol": cfg.protocol,
         "benchmark_dir": str(Path(cfg.benchmark_dir).resolve()),
+        "benchmark": identify_benchmark(cfg.benchmark_dir),  # LAMM-Mini or the real one: never compared
+        "training": training_provenance(cfg.model),  # checkpoint -> `lamm train` log (report's curves)
         "datasets": [s.key for s in cfg.datasets],
         "versions": _versions(),
         "git_commit": _git_commit(),

@@ -262,8 +262,11 @@ HAIR: dict[str, RGB] = {
 SKIN: tuple[RGB, ...] = ((250, 215, 180), (230, 185, 140), (200, 150, 110), (150, 100, 70))
 
 
-def render_face(rng: np.random.Generator, size: int, smile: bool, hair: str) -> Image.Image:
-    """A cartoon face: hair colour ``hair`` and an open smile or a closed straight mouth."""
+def render_face(
+    rng: np.random.Generator, size: int, smile: bool, hair: str, parts: dict | None = None
+) -> Image.Image:
+    """A cartoon face: hair colour ``hair`` and an open smile or a closed straight mouth. ``parts``, when
+    given, receives the pixel boxes ``hair``, ``face`` and ``mouth`` (same drawing either way)."""
     s = size
     bg = tuple(int(v) for v in rng.integers(60, 200, size=3)) if rng.random() < 0.5 else (70, 130, 180)
     img = Image.new("RGB", (s, s), bg)
@@ -277,6 +280,10 @@ def render_face(rng: np.random.Generator, size: int, smile: bool, hair: str) -> 
     for sx in (-1, 1):
         d.ellipse([cx + sx * ex - er, ey - er, cx + sx * ex + er, ey + er], fill=(30, 30, 30))
     my, mw = cy + fh * 0.45, fw * rng.uniform(0.5, 0.65)
+    if parts is not None:  # the mouth box spans the smile's chord whether it is drawn or not
+        parts["hair"] = (cx - fw * 1.18, cy - fh * 1.25, cx + fw * 1.18, cy + fh * 0.55)
+        parts["face"] = (cx - fw, cy - fh * 0.85, cx + fw, cy + fh)
+        parts["mouth"] = (cx - mw, my - fh * 0.3, cx + mw, my + fh * 0.3)
     if smile:
         d.chord([cx - mw, my - fh * 0.3, cx + mw, my + fh * 0.3], 0, 180, fill=(150, 20, 30))
     else:

@@ -189,7 +189,9 @@ def make_scene(rng: np.random.Generator, size: int) -> Item:
 def make_face(rng: np.random.Generator, size: int) -> Item:
     smile = bool(rng.random() < 0.5)
     hair = str(rng.choice(list(R.HAIR)))
-    return Item("face", R.render_face(rng, size, smile, hair), {"smile": smile, "hair": hair, "size": size})
+    parts: dict = {}
+    img = R.render_face(rng, size, smile, hair, parts)
+    return Item("face", img, {"smile": smile, "hair": hair, "size": size, "parts": parts})
 
 
 def make_figure(rng: np.random.Generator, size: int) -> Item:

@@ -163,12 +163,15 @@ def pretrain(
     root or None) triples; records with an image only) and save it to ``out_dir``; returns a summary (also
     written to ``pretrain.json``)."""
     torch.manual_seed(seed)
-    records = [
-        (Path(p), Path(root) if root else data_root(p), r)
-        for p, types, root in files
-        for r in read_json_array(p)
-        if r.get("image") and (types is None or r.get("task_type") in types)
-    ]
+    records, seen = [], set()
+    for p, types, root in files:
+        for r in read_json_array(p):
+            key = (str(Path(p).resolve()), r.get("id"))
+            if not r.get("image") or (types is not None and r.get("task_type") not in types) or key in seen:
+                continue  # no image, not selected, or already read through another data.files entry
+            if r.get("id") is not None:
+                seen.add(key)
+            records.append((Path(p), Path(root) if root else data_root(p), r))
     if not records:
         raise ValueError(f"no image records to pre-train on in {[str(f[0]) for f in files]}")
     min_count = min(min_count, max(1, len(records) // 100))  # small data sets (smoke runs) keep words
@@ -259,7 +262,8 @@ TOWER_KEYS = ("image_size", "patch_size", "vision_layers", "vision_hidden", "hea
 def pretrain_tiny_tower(cfg: Any, out_dir: str | Path, *, steps: int, seed: int = 0) -> dict[str, Any]:
     """Pre-train the tower of a training config's ``tiny`` section on its ``data.files`` and
     ``tiny.encoder_pretrain_files`` (paths already resolved; ``task_types`` filters and media roots
-    honoured); the trainer's and the CLI's one way in."""
+    honoured; each record once, whatever the entries' ``weight`` and ``ids``: the tower sees every
+    training image alike); the trainer's and the CLI's one way in."""
     tiny = {k: getattr(cfg.tiny, k) for k in TOWER_KEYS}
     files = [(Path(f.path), f.task_types, f.root) for f in cfg.data.files]
     files += [(Path(p), None, None) for p in cfg.tiny.encoder_pretrain_files]

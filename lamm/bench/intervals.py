@@ -1,0 +1,61 @@
+"""95% confidence intervals for per-dataset scores, so a report says which differences are noise.
+
+* Proportions (accuracy, acc@IoU, recall@0.5, the locating metric): the **Wilson score interval**
+  (correct for small n and for scores near 0 or 1, where the normal interval leaves [0, 1]).
+* Means of per-record scores that are not 0/1 (FSC147 MAE, SVT word accuracy, PCK): the **normal
+  interval** mean ± 1.96 · s / √n over the per-record scores (s: the sample standard deviation).
+* Corpus-level metrics (BLEU-4, CIDEr, mAP) are not a mean over records: no interval (``None``).
+
+The interval is over the records of the benchmark file (sampling error); it says nothing about seeds.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+Z95 = 1.959964
+WILSON = "Wilson"
+CORPUS_METRICS = frozenset({"bleu4", "cider", "map@0.25", "map@0.5"})  # not a mean over records
+NORMAL = "normal"
+
+
+def wilson(p: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``p`` observed on ``n`` trials."""
+    if n <= 0:
+        raise ValueError("n must be positive")
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def normal_mean(values: list[float], z: float = Z95) -> tuple[float, float]:
+    """mean ± z · s / √n (s with n - 1); a single value gives a zero-width interval."""
+    n = len(values)
+    if n == 0:
+        raise ValueError("no values")
+    mean = sum(values) / n
+    if n == 1:
+        return mean, mean
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    return mean - z * sd / math.sqrt(n), mean + z * sd / math.sqrt(n)
+
+
+def interval(entry: dict[str, Any], samples: list[dict[str, Any]] | None) -> tuple[float, float, str] | None:
+    """``(low, high, method)`` in the metric's own units for a dataset entry of ``results.json`` (its
+    ``value`` and ``score``) and its per-record ``samples`` (``scores/<dataset>.json``)."""
+    value = entry.get("value")
+    if value is None or entry.get("metric") in CORPUS_METRICS:
+        return None
+    score = entry.get("score") or entry
+    if isinstance(score.get("correct"), (int, float)) and score.get("total"):
+        total = int(score["total"])
+        if abs(score["correct"] / total - value) < 1e-9:
+            return (*wilson(value, total), WILSON)
+    scores = [s["score"] for s in samples or [] if isinstance(s.get("score"), (int, float))]
+    if not scores or abs(sum(scores) / len(scores) - value) > 1e-9:
+        return None  # a corpus-level metric, or one divided by something else than the scored records
+    if all(s in (0, 1) for s in scores):
+        return (*wilson(value, len(scores)), WILSON)
+    return (*normal_mean(scores), NORMAL)
