@@ -202,3 +202,45 @@ def test_over_long_prompt_fails_that_record_by_name(bench, tmp_path, capsys):
     assert lamm_eval(model, bench, tmp_path / "s", "--on-error", "skip") == 0
     errors = [json.loads(line) for line in (tmp_path / "s" / "errors.jsonl").open()]
     assert len(errors) == 8 and all("context length of 256" in e["error"] for e in errors), errors[:1]
+
+
+def test_remote_code_runs_only_when_asked_for(bench, tmp_path):
+    """A checkpoint that ships its own code (``auto_map``) is loaded with transformers' own class unless
+    ``--model-args trust_remote_code=true``; the shipped modules record in a marker file when imported."""
+    model = FAMILIES[0].build(tmp_path / "ckpt")  # LLaVA-1.5, a family transformers ships
+    marker = tmp_path / "remote-code-ran"
+    (model / "configuration_custom.py").write_text(
+        f"from transformers import LlavaConfig\nopen({str(marker)!r}, 'a').write('config\\n')\n\n\n"
+        "class CustomLlavaConfig(LlavaConfig):\n    pass\n"
+    )
+    (model / "modeling_custom.py").write_text(
+        "from transformers import LlavaForConditionalGeneration\n"
+        f"from .configuration_custom import CustomLlavaConfig\nopen({str(marker)!r}, 'a').write('model\\n')\n\n\n"
+        "class CustomLlava(LlavaForConditionalGeneration):\n    config_class = CustomLlavaConfig\n"
+    )
+    cfg = json.loads((model / "config.json").read_text())
+    cfg["auto_map"] = {
+        "AutoConfig": "configuration_custom.CustomLlavaConfig",
+        "AutoModelForImageTextToText": "modeling_custom.CustomLlava",
+    }
+    (model / "config.json").write_text(json.dumps(cfg))
+    # a subprocess, so transformers copies the shipped modules into this test's own modules cache
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "HF_MODULES_CACHE": str(tmp_path / "modules")}
+
+    def run(out, *extra):
+        cmd = [sys.executable, "-m", "lamm.cli", "--quiet", "eval", "--model", f"hf:{model}", "--benchmark-dir",
+               str(bench), "--datasets", "CIFAR10", "--limit", "1", "--max-new-tokens", "2", "--no-score",
+               "--device", "cpu", "--out", str(tmp_path / out), *extra]  # fmt: skip
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+    proc = run("default")
+    assert proc.returncode == 0, proc.stderr
+    assert not marker.exists()  # the shipped code never ran
+    run_info = json.loads((tmp_path / "default" / "results.json").read_text())["run"]
+    assert run_info["decoding"]["model_args"] == {}
+    proc = run("trusted", "--model-args", "trust_remote_code=true")
+    assert proc.returncode == 0, proc.stderr
+    assert marker.read_text().splitlines().count("model") == 1  # asked for: the shipped model class ran
+    run_info = json.loads((tmp_path / "trusted" / "results.json").read_text())["run"]
+    assert run_info["decoding"]["model_args"] == {"trust_remote_code": True}
