@@ -177,3 +177,43 @@ def test_chat_refuses_a_point_cloud_without_modality_and_other_adapters_refuse_b
     ]
     assert main([*args, "--encoder", "clip"]) == 2
     assert "--encoder applies to lamm: models only" in capsys.readouterr().err
+
+
+def test_dtype_option_loads_delta_and_imported_folder_alike(delta_2d, tmp_path, capsys):
+    """``--dtype``: a delta loads bf16 on GPU by default and its imported folder in the float32 it
+    records; the same ``--dtype`` makes both the same model (same answers), and it joins the resume check."""
+    bench = make_benchmark_2d(tmp_path / "2D", n=3)
+    common = ["eval", "--benchmark-dir", str(bench), "--datasets", "CIFAR10", "--max-new-tokens", "4"]
+    base = _base(tiny_dir() / "clip")
+    ckpt = tmp_path / "ckpt"
+    assert (
+        main(
+            ["checkpoint", "import-official", str(delta_2d), *base, "--modality", "image", "--out", str(ckpt)]
+        )
+        == 0
+    )
+    assert json.loads((ckpt / "config.json").read_text("utf-8"))["dtype"] == "float32"
+    direct = ["--model", f"lamm:{delta_2d}", *base, "--out", str(tmp_path / "direct")]
+    assert main([*common, *direct, "--dtype", "bf16"]) == 0
+    folder = ["--model", f"lamm:{ckpt}", "--out", str(tmp_path / "folder")]
+    assert main([*common, *folder, "--dtype", "bf16"]) == 0
+    for run in ("direct", "folder"):
+        assert json.loads((tmp_path / run / "results.json").read_text())["run"]["decoding"]["dtype"] == (
+            "torch.bfloat16"
+        )
+    texts = {run: [a["text"] for a in _answers(tmp_path / run, "Classification_CIFAR10.json")] for run in ("direct", "folder")}  # fmt: skip
+    assert texts["direct"] == texts["folder"]
+    capsys.readouterr()
+    assert main([*common, *folder]) == 2  # the folder's answers are bf16 ones: float32 would mix two models
+    assert "dtype: 'bf16' there, 'unset' now" in capsys.readouterr().err
+    args = [
+        "eval",
+        "--model",
+        "baseline:trivial",
+        "--benchmark-dir",
+        str(bench),
+        "--out",
+        str(tmp_path / "b"),
+    ]
+    assert main([*args, "--dtype", "fp16"]) == 2
+    assert "--dtype applies to lamm: models only" in capsys.readouterr().err

@@ -290,9 +290,11 @@ def load_checkpoint(
     allow_missing: bool = False,
     allow_unexpected: bool = False,
     device: str | torch.device | None = None,
+    dtype: str | None = None,
 ):
     """Rebuild the model from its bases (those recorded, or ``base_llm``/``base_encoder`` instead) and
-    load the trained weights. Returns ``(LAMMModel, tokenizer)``.
+    load the trained weights. Returns ``(LAMMModel, tokenizer)``. ``dtype`` replaces the recorded
+    precision (e.g. ``bf16`` for an imported official delta, recorded as float32, on a GPU).
 
     Refuses (CheckpointError) when a base or the tokenizer differs from the one trained on, unless
     ``force``.
@@ -303,6 +305,8 @@ def load_checkpoint(
     manifest = read_manifest(d)
     data = json.loads((d / CONFIG_FILE).read_text("utf-8"))
     config = ModelConfig.from_dict(data)
+    if dtype is not None:
+        config = ModelConfig.from_dict({**data, "dtype": dtype})
     llm = _relocated(config.llm, manifest.get("base_llm") or {}, d)
     if config.tokenizer == config.llm:
         config.tokenizer = llm

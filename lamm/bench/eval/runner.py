@@ -318,7 +318,16 @@ def provenance(cfg: EvalConfig, adapter: Adapter, world: int, started: str) -> d
 
 # Adapter options that change the answers: a resumed run must use the same ones (device, concurrency and
 # timeouts only change how fast they come). hf: ``model_args`` (dtype, processor options, ...) count too.
-ANSWER_OPTIONS = ("max_new_tokens", "do_sample", "temperature", "top_p", "top_k", "template", "model_args")
+ANSWER_OPTIONS = (
+    "max_new_tokens",
+    "do_sample",
+    "temperature",
+    "top_p",
+    "top_k",
+    "template",
+    "dtype",
+    "model_args",
+)
 BASE_OPTIONS = ("base_llm", "encoder", "modality", "num_media_tokens", "encoder_options")  # official .pt
 
 
