@@ -51,7 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--num-media-tokens", type=int, default=256, help="official .pt only (paper: 256)")
     parser.add_argument(
-        "--dtype", default=None, help="official .pt only: float32 | bf16 | fp16 (default bf16 on GPU)"
+        "--dtype",
+        default=None,
+        choices=["fp16", "bf16", "float32"],
+        help="official .pt only (default bf16 on GPU, float32 on CPU; official cli_demo: fp16)",
     )
     parser.add_argument(
         "--template",
