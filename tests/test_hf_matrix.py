@@ -244,3 +244,23 @@ def test_remote_code_runs_only_when_asked_for(bench, tmp_path):
     assert marker.read_text().splitlines().count("model") == 1  # asked for: the shipped model class ran
     run_info = json.loads((tmp_path / "trusted" / "results.json").read_text())["run"]
     assert run_info["decoding"]["model_args"] == {"trust_remote_code": True}
+
+
+def test_unloadable_model_names_are_one_line_errors(bench, tmp_path, capsys):
+    """A missing folder, a name neither a folder nor in the (offline) hub cache, a folder without weights:
+    each one line naming the model (a relative missing path was a raw OSError traceback)."""
+    assert lamm_eval(tmp_path / "missing", bench, tmp_path / "a") == 2
+    assert f"no such folder {tmp_path / 'missing'} (hub ids look like ORG/NAME)" in capsys.readouterr().err
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"  # conftest: the hub lookup fails without the network
+    assert lamm_eval("runs/missing-model", bench, tmp_path / "b") == 2
+    err = capsys.readouterr().err
+    assert (
+        "hf:runs/missing-model: cannot load 'runs/missing-model': not a local folder, and transformers" in err
+    )
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    model = FAMILIES[0].build(tmp_path / "ckpt")
+    (model / "model.safetensors").unlink()
+    assert lamm_eval(model, bench, tmp_path / "c") == 2
+    err = capsys.readouterr().err
+    assert f"cannot load {str(model)!r}: transformers says: " in err and "model.safetensors" in err
+    assert "Traceback" not in err
