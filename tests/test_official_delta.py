@@ -217,3 +217,7 @@ def test_dtype_option_loads_delta_and_imported_folder_alike(delta_2d, tmp_path, 
     ]
     assert main([*args, "--dtype", "fp16"]) == 2
     assert "--dtype applies to lamm: models only" in capsys.readouterr().err
+    # a mistyped delta path is said to be missing (was "no manifest.json; not a lamm checkpoint")
+    missing = tmp_path / "pytorch_model_typo.pt"
+    assert main([*common, "--model", f"lamm:{missing}", *base, "--out", str(tmp_path / "m")]) == 2
+    assert f"{missing}: no such checkpoint folder or official .pt file" in capsys.readouterr().err

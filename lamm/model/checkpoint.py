@@ -220,6 +220,8 @@ def load_trainable(
 
 def read_manifest(directory: str | Path) -> dict[str, Any]:
     f = Path(directory) / MANIFEST_FILE
+    if not Path(directory).exists():  # e.g. a mistyped folder or pytorch_model.pt path
+        raise CheckpointError(f"{directory}: no such checkpoint folder or official .pt file")
     if not f.is_file():
         raise CheckpointError(f"{directory}: no {MANIFEST_FILE}; not a lamm checkpoint")
     return json.loads(f.read_text("utf-8"))

@@ -45,6 +45,8 @@ def load_model(
 
     from lamm.model.checkpoint import load_checkpoint, load_official
 
+    if not Path(checkpoint).exists():  # a typo, not "base options apply to .pt only" or "no manifest"
+        raise ValueError(f"{checkpoint}: no such checkpoint folder or official .pt file")
     if Path(checkpoint).is_file():
         if not (official.get("base_llm") and official.get("encoder")):
             raise ValueError(f"{checkpoint}: an official .pt delta needs --base-llm and --encoder")
