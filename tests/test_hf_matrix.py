@@ -224,22 +224,18 @@ def test_remote_code_runs_only_when_asked_for(bench, tmp_path):
         "AutoModelForImageTextToText": "modeling_custom.CustomLlava",
     }
     (model / "config.json").write_text(json.dumps(cfg))
-    # a subprocess, so transformers copies the shipped modules into this test's own modules cache
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": str(root), "HF_MODULES_CACHE": str(tmp_path / "modules")}
-
-    def run(out, *extra):
-        cmd = [sys.executable, "-m", "lamm.cli", "--quiet", "eval", "--model", f"hf:{model}", "--benchmark-dir",
-               str(bench), "--datasets", "CIFAR10", "--limit", "1", "--max-new-tokens", "2", "--no-score",
-               "--device", "cpu", "--out", str(tmp_path / out), *extra]  # fmt: skip
-        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-
-    proc = run("default")
-    assert proc.returncode == 0, proc.stderr
+    # not asked for: in process (transformers copies shipped code into its modules cache only when trusted)
+    assert lamm_eval(model, bench, tmp_path / "default", "--limit", "1") == 0
     assert not marker.exists()  # the shipped code never ran
     run_info = json.loads((tmp_path / "default" / "results.json").read_text())["run"]
     assert run_info["decoding"]["model_args"] == {}
-    proc = run("trusted", "--model-args", "trust_remote_code=true")
+    # asked for: a subprocess, so the shipped modules land in this test's own modules cache
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "HF_MODULES_CACHE": str(tmp_path / "modules")}
+    cmd = [sys.executable, "-m", "lamm.cli", "--quiet", "eval", "--model", f"hf:{model}", "--benchmark-dir",
+           str(bench), "--datasets", "CIFAR10", "--limit", "1", "--max-new-tokens", "2", "--no-score",
+           "--device", "cpu", "--out", str(tmp_path / "trusted"), "--model-args", "trust_remote_code=true"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert marker.read_text().splitlines().count("model") == 1  # asked for: the shipped model class ran
     run_info = json.loads((tmp_path / "trusted" / "results.json").read_text())["run"]
