@@ -221,3 +221,41 @@ def test_dtype_option_loads_delta_and_imported_folder_alike(delta_2d, tmp_path, 
     missing = tmp_path / "pytorch_model_typo.pt"
     assert main([*common, "--model", f"lamm:{missing}", *base, "--out", str(tmp_path / "m")]) == 2
     assert f"{missing}: no such checkpoint folder or official .pt file" in capsys.readouterr().err
+
+
+def test_unreadable_delta_files_are_one_line_errors(tmp_path, capsys):
+    """Empty, truncated and foreign-pickle .pt files: named one-line errors in eval and chat (an empty file
+    was a raw EOFError in eval, a truncated one a raw CheckpointError traceback in chat), and the refusal
+    to unpickle never passes on torch's advice to load with weights_only=False."""
+    from fractions import Fraction
+
+    from lamm.model.checkpoint import export_official
+
+    torch.manual_seed(0)
+    model, _ = build_model(tiny_config(lora=True))
+    good = export_official(model, tmp_path / "pytorch_model.pt")
+    files = {"empty": b"", "truncated": good.read_bytes()[:2000]}
+    for name, data in files.items():
+        (tmp_path / f"{name}.pt").write_bytes(data)
+    torch.save({"x": Fraction(1, 3)}, tmp_path / "foreign.pt")
+    bench = make_benchmark_2d(tmp_path / "2D", n=1)
+    base = _base(tiny_dir() / "clip")
+    for name, says in [("empty", "not a readable torch.save file (empty file)"),
+                       ("truncated", "not a readable torch.save file"),
+                       ("foreign", "not a plain dict of tensors; refusing to unpickle it (Unsupported global: GLOBAL fractions.Fraction")]:  # fmt: skip
+        delta = tmp_path / f"{name}.pt"
+        args = [
+            "eval",
+            "--model",
+            f"lamm:{delta}",
+            *base,
+            "--benchmark-dir",
+            str(bench),
+            "--out",
+            str(tmp_path / name),
+        ]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert f"lamm: error: {delta}: {says}" in err and "weights_only" not in err, err
+        assert main(["chat", "--checkpoint", str(delta), *base]) == 2
+        assert f"lamm chat: error: {delta}: {says}" in capsys.readouterr().err

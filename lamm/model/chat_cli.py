@@ -103,17 +103,21 @@ def run(args: argparse.Namespace) -> int:
             print(f"lamm chat: --template: {exc.args[0]}", file=sys.stderr)
             return 2
         dtype = args.dtype or ("bf16" if device.startswith("cuda") else "float32")
-        model, tokenizer = load_official(
-            args.checkpoint,
-            base_llm=args.base_llm,
-            encoder=args.encoder,
-            modality=args.modality or "image",
-            num_media_tokens=args.num_media_tokens,
-            encoder_options=read_encoder_config(args.encoder_config),
-            dtype=dtype,
-            device=device,
-            template=args.template,
-        )
+        try:
+            model, tokenizer = load_official(
+                args.checkpoint,
+                base_llm=args.base_llm,
+                encoder=args.encoder,
+                modality=args.modality or "image",
+                num_media_tokens=args.num_media_tokens,
+                encoder_options=read_encoder_config(args.encoder_config),
+                dtype=dtype,
+                device=device,
+                template=args.template,
+            )
+        except (CheckpointError, ValueError, OSError) as exc:  # as import-official: one line, exit 2
+            print(f"lamm chat: error: {exc}", file=sys.stderr)
+            return 2
     else:
         try:
             model, tokenizer = load_checkpoint(

@@ -424,16 +424,25 @@ def export_official_folder(
     return _save_official(state, path, dtype)
 
 
+def _unpickle_reason(exc: Exception) -> str:
+    """What torch's weights-only unpickler refused, without its advice to load with weights_only=False."""
+    text = str(exc).split("WeightsUnpickler error:", 1)[-1]
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
+    return line.split(". Please use")[0]
+
+
 def read_official(path: str | Path) -> dict[str, torch.Tensor]:
     """The tensors of an official delta. ``torch.load(weights_only=True)``: no code in the file is run."""
     try:
         raw = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
-            f"{path}: not a plain dict of tensors; refusing to unpickle it ({exc})"
+            f"{path}: not a plain dict of tensors; refusing to unpickle it ({_unpickle_reason(exc)})"
         ) from None
-    except (OSError, RuntimeError) as exc:
-        raise CheckpointError(f"{path}: not a readable torch.save file ({exc})") from None
+    except (OSError, RuntimeError, EOFError) as exc:  # EOFError: an empty file
+        raise CheckpointError(
+            f"{path}: not a readable torch.save file ({str(exc) or 'empty file'})"
+        ) from None
     if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
         raise CheckpointError(f"{path}: expected a dict of tensors, got {type(raw).__name__}")
     return raw
