@@ -259,3 +259,27 @@ def test_unreadable_delta_files_are_one_line_errors(tmp_path, capsys):
         assert f"lamm: error: {delta}: {says}" in err and "weights_only" not in err, err
         assert main(["chat", "--checkpoint", str(delta), *base]) == 2
         assert f"lamm chat: error: {delta}: {says}" in capsys.readouterr().err
+
+
+def test_bad_base_options_are_one_line_errors(delta_2d, tmp_path, capsys):
+    """A missing --base-llm/--encoder folder is said before anything loads (was transformers' OSError
+    traceback, 'Repo id must be in the form ...'), in eval, chat and import-official; an unreadable
+    --encoder-config is one line in eval (was a CheckpointError traceback)."""
+    bench = make_benchmark_2d(tmp_path / "2D", n=1)
+    nollm = tmp_path / "vicuna-typo"
+    bases = ["--base-llm", str(nollm), "--encoder", str(tiny_dir() / "clip")]
+    run = ["eval", "--model", f"lamm:{delta_2d}", "--benchmark-dir", str(bench), "--out", str(tmp_path / "r")]
+    for args, prefix in [
+        (run + bases, "lamm: error: "),
+        (["chat", "--checkpoint", str(delta_2d), *bases], "lamm chat: error: "),
+        (["checkpoint", "import-official", str(delta_2d), *bases, "--modality", "image", "--out", str(tmp_path / "c")],
+         "lamm: error: "),
+    ]:  # fmt: skip
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert f"{prefix}--base-llm {nollm}: no such folder or file" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists() and not (tmp_path / "c").exists()
+    (tmp_path / "enc.yaml").write_text("num_points: [\n")
+    args = [*run, *_base(tiny_dir() / "clip"), "--encoder-config", str(tmp_path / "enc.yaml")]
+    assert main(args) == 2
+    assert f"lamm: error: --encoder-config {tmp_path / 'enc.yaml'}: cannot read it" in capsys.readouterr().err

@@ -24,6 +24,7 @@ from lamm.bench.eval.runner import EvalConfig, RecordFailed, dataset_listing, ev
 from lamm.model.official_args import (
     add_base_arguments,
     add_modality_arguments,
+    missing_base,
     official_options,
     unstated_modality,
 )
@@ -138,7 +139,11 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"lamm: error: {problem}", file=sys.stderr)
         return 2
-    options.update(official_options(args))
+    try:
+        options.update(official_options(args))
+    except ValueError as exc:  # an --encoder-config that cannot be read
+        print(f"lamm: error: {exc}", file=sys.stderr)
+        return 2
     cfg = EvalConfig(
         model=args.model,
         benchmark_dir=args.benchmark_dir,
@@ -175,6 +180,8 @@ def _official_problem(args: argparse.Namespace, datasets: list) -> str | None:
         return f"--{given[0].replace('_', '-')} applies to lamm: models only" if given else None
     if not Path(arg).is_file():
         return None
+    if missing_base(args):
+        return missing_base(args)
     if args.modality is None and any(s.dim == "3d" for s in datasets):
         return str(unstated_modality(arg))
     if args.modality is None:

@@ -11,7 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from lamm.model.official_args import add_modality_arguments, read_encoder_config, unstated_modality
+from lamm.model.official_args import (
+    add_modality_arguments,
+    missing_base,
+    read_encoder_config,
+    unstated_modality,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
     if official:  # an official delta: no manifest, the bases are given
         if not (args.base_llm and args.encoder):
             print("lamm chat: an official .pt checkpoint needs --base-llm and --encoder", file=sys.stderr)
+            return 2
+        if missing_base(args):
+            print(f"lamm chat: error: {missing_base(args)}", file=sys.stderr)
             return 2
         if args.modality is None and args.media and not _is_image(args.media):
             print(f"lamm chat: {unstated_modality(args.checkpoint)}", file=sys.stderr)

@@ -39,6 +39,16 @@ def add_modality_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def missing_base(args: argparse.Namespace) -> str | None:
+    """A ``--base-llm``/``--encoder`` given as a path that does not exist (said before anything loads;
+    transformers would take it for a malformed hub id), or None."""
+    for flag in ("base_llm", "encoder"):
+        value = getattr(args, flag, None)
+        if value and value.startswith(("/", "./", "../", "~")) and not Path(value).expanduser().exists():
+            return f"--{flag.replace('_', '-')} {value}: no such folder or file"
+    return None
+
+
 def unstated_modality(path: str | Path) -> ValueError:
     """The refusal (a CheckpointError) for a delta whose modality is needed but not stated."""
     from lamm.model.checkpoint import CheckpointError

@@ -51,7 +51,11 @@ def load_model(
         if not (official.get("base_llm") and official.get("encoder")):
             raise ValueError(f"{checkpoint}: an official .pt delta needs --base-llm and --encoder")
         dtype = dtype or ("bf16" if device.startswith("cuda") else "float32")
-        return load_official(checkpoint, dtype=dtype, device=device, **official)
+        try:
+            return load_official(checkpoint, dtype=dtype, device=device, **official)
+        except OSError as exc:  # a base transformers cannot load (hub id not reachable, no weights)
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ValueError(f"{checkpoint}: cannot load its bases ({first})") from None
     given = sorted(k for k in OFFICIAL_ONLY if k in official)
     if given:
         raise ValueError(f"{checkpoint}: {', '.join(given)} apply to official .pt deltas only")
