@@ -99,7 +99,9 @@ def _not_loadable(spec: str, name: str, exc: OSError) -> ValueError:
 
 def check_name(spec: str, name: str) -> None:
     """A path-like name that does not exist is a missing folder (not a malformed hub id)."""
-    if name.startswith(("/", "./", "../", "~")) and not Path(name).expanduser().exists():
+    from lamm.model.official_args import missing_local_path
+
+    if missing_local_path(name):
         raise ValueError(f"{spec}: no such folder {name} (hub ids look like ORG/NAME)")
 
 
