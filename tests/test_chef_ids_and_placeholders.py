@@ -1,8 +1,9 @@
 """ChEF-family benchmark files (optional ``id``; ids keep their JSON type) and the placeholders that keep
 an official answer file aligned with its meta file after ``lamm eval --on-error skip``.
 
-ChEF readers (OpenGVLab/LAMM, src/ChEF/scenario/*.py, e.g. ``CIFAR10Dataset.__getitem__``):
-``id = str(item['id']) if 'id' in item else str(index)``."""
+ChEF readers (OpenGVLab/LAMM at ea57136, src/ChEF/scenario/classification.py ``CIFAR10Dataset.__getitem__``
+L27, the same in LAMM_dataset.py and Ch3Ef_dataset.py): ``id = str(item['id']) if 'id' in item else
+str(index)``."""
 
 from __future__ import annotations
 

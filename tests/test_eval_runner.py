@@ -177,6 +177,13 @@ def test_select_datasets_errors(tmp_path):
     bench = make_benchmark_2d(tmp_path / "2D", n=1)
     with pytest.raises(ValueError, match="unknown dataset 'CIFAR100'"):
         select_datasets(bench, "CIFAR100")
+    with pytest.raises(ValueError, match=r"unknown dataset 'cifar10' \(did you mean 'CIFAR10'\?\)"):
+        select_datasets(bench, "cifar10")
+    # a 3D dataset named in a 2D folder: said so before any answering (was a bare "file not found")
+    with pytest.raises(
+        ValueError, match=r"ScanNet is a 3D_Benchmark dataset and its meta file .*Detection_ScanNet"
+    ):
+        select_datasets(bench, "CIFAR10,ScanNet")
     with pytest.raises(FormatError, match="no LAMM benchmark meta file"):
         select_datasets(bench, "all", "locating")
 

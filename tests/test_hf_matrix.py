@@ -202,3 +202,61 @@ def test_over_long_prompt_fails_that_record_by_name(bench, tmp_path, capsys):
     assert lamm_eval(model, bench, tmp_path / "s", "--on-error", "skip") == 0
     errors = [json.loads(line) for line in (tmp_path / "s" / "errors.jsonl").open()]
     assert len(errors) == 8 and all("context length of 256" in e["error"] for e in errors), errors[:1]
+
+
+def test_remote_code_runs_only_when_asked_for(bench, tmp_path):
+    """A checkpoint that ships its own code (``auto_map``) is loaded with transformers' own class unless
+    ``--model-args trust_remote_code=true``; the shipped modules record in a marker file when imported."""
+    model = FAMILIES[0].build(tmp_path / "ckpt")  # LLaVA-1.5, a family transformers ships
+    marker = tmp_path / "remote-code-ran"
+    (model / "configuration_custom.py").write_text(
+        f"from transformers import LlavaConfig\nopen({str(marker)!r}, 'a').write('config\\n')\n\n\n"
+        "class CustomLlavaConfig(LlavaConfig):\n    pass\n"
+    )
+    (model / "modeling_custom.py").write_text(
+        "from transformers import LlavaForConditionalGeneration\n"
+        f"from .configuration_custom import CustomLlavaConfig\nopen({str(marker)!r}, 'a').write('model\\n')\n\n\n"
+        "class CustomLlava(LlavaForConditionalGeneration):\n    config_class = CustomLlavaConfig\n"
+    )
+    cfg = json.loads((model / "config.json").read_text())
+    cfg["auto_map"] = {
+        "AutoConfig": "configuration_custom.CustomLlavaConfig",
+        "AutoModelForImageTextToText": "modeling_custom.CustomLlava",
+    }
+    (model / "config.json").write_text(json.dumps(cfg))
+    # not asked for: in process (transformers copies shipped code into its modules cache only when trusted)
+    assert lamm_eval(model, bench, tmp_path / "default", "--limit", "1") == 0
+    assert not marker.exists()  # the shipped code never ran
+    run_info = json.loads((tmp_path / "default" / "results.json").read_text())["run"]
+    assert run_info["decoding"]["model_args"] == {}
+    # asked for: a subprocess, so the shipped modules land in this test's own modules cache
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "HF_MODULES_CACHE": str(tmp_path / "modules")}
+    cmd = [sys.executable, "-m", "lamm.cli", "--quiet", "eval", "--model", f"hf:{model}", "--benchmark-dir",
+           str(bench), "--datasets", "CIFAR10", "--limit", "1", "--max-new-tokens", "2", "--no-score",
+           "--device", "cpu", "--out", str(tmp_path / "trusted"), "--model-args", "trust_remote_code=true"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert marker.read_text().splitlines().count("model") == 1  # asked for: the shipped model class ran
+    run_info = json.loads((tmp_path / "trusted" / "results.json").read_text())["run"]
+    assert run_info["decoding"]["model_args"] == {"trust_remote_code": True}
+
+
+def test_unloadable_model_names_are_one_line_errors(bench, tmp_path, capsys):
+    """A missing folder, a name neither a folder nor in the (offline) hub cache, a folder without weights:
+    each one line naming the model (a relative missing path was a raw OSError traceback)."""
+    assert lamm_eval(tmp_path / "missing", bench, tmp_path / "a") == 2
+    assert f"no such folder {tmp_path / 'missing'} (hub ids look like ORG/NAME)" in capsys.readouterr().err
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"  # conftest: the hub lookup fails without the network
+    assert lamm_eval("runs/missing-model", bench, tmp_path / "b") == 2
+    err = capsys.readouterr().err
+    assert (
+        "hf:runs/missing-model: cannot load 'runs/missing-model': not a local folder, and transformers" in err
+    )
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    model = FAMILIES[0].build(tmp_path / "ckpt")
+    (model / "model.safetensors").unlink()
+    assert lamm_eval(model, bench, tmp_path / "c") == 2
+    err = capsys.readouterr().err
+    assert f"cannot load {str(model)!r}: transformers says: " in err and "model.safetensors" in err
+    assert "Traceback" not in err

@@ -177,3 +177,109 @@ def test_chat_refuses_a_point_cloud_without_modality_and_other_adapters_refuse_b
     ]
     assert main([*args, "--encoder", "clip"]) == 2
     assert "--encoder applies to lamm: models only" in capsys.readouterr().err
+
+
+def test_dtype_option_loads_delta_and_imported_folder_alike(delta_2d, tmp_path, capsys):
+    """``--dtype``: a delta loads bf16 on GPU by default and its imported folder in the float32 it
+    records; the same ``--dtype`` makes both the same model (same answers), and it joins the resume check."""
+    bench = make_benchmark_2d(tmp_path / "2D", n=3)
+    common = ["eval", "--benchmark-dir", str(bench), "--datasets", "CIFAR10", "--max-new-tokens", "4"]
+    base = _base(tiny_dir() / "clip")
+    ckpt = tmp_path / "ckpt"
+    assert (
+        main(
+            ["checkpoint", "import-official", str(delta_2d), *base, "--modality", "image", "--out", str(ckpt)]
+        )
+        == 0
+    )
+    assert json.loads((ckpt / "config.json").read_text("utf-8"))["dtype"] == "float32"
+    direct = ["--model", f"lamm:{delta_2d}", *base, "--out", str(tmp_path / "direct")]
+    assert main([*common, *direct, "--dtype", "bf16"]) == 0
+    folder = ["--model", f"lamm:{ckpt}", "--out", str(tmp_path / "folder")]
+    assert main([*common, *folder, "--dtype", "bf16"]) == 0
+    for run in ("direct", "folder"):
+        assert json.loads((tmp_path / run / "results.json").read_text())["run"]["decoding"]["dtype"] == (
+            "torch.bfloat16"
+        )
+    texts = {run: [a["text"] for a in _answers(tmp_path / run, "Classification_CIFAR10.json")] for run in ("direct", "folder")}  # fmt: skip
+    assert texts["direct"] == texts["folder"]
+    capsys.readouterr()
+    assert main([*common, *folder]) == 2  # the folder's answers are bf16 ones: float32 would mix two models
+    assert "dtype: 'bf16' there, 'unset' now" in capsys.readouterr().err
+    args = [
+        "eval",
+        "--model",
+        "baseline:trivial",
+        "--benchmark-dir",
+        str(bench),
+        "--out",
+        str(tmp_path / "b"),
+    ]
+    assert main([*args, "--dtype", "fp16"]) == 2
+    assert "--dtype applies to lamm: models only" in capsys.readouterr().err
+    # a mistyped delta path is said to be missing (was "no manifest.json; not a lamm checkpoint")
+    missing = tmp_path / "pytorch_model_typo.pt"
+    assert main([*common, "--model", f"lamm:{missing}", *base, "--out", str(tmp_path / "m")]) == 2
+    assert f"{missing}: no such checkpoint folder or official .pt file" in capsys.readouterr().err
+
+
+def test_unreadable_delta_files_are_one_line_errors(tmp_path, capsys):
+    """Empty, truncated and foreign-pickle .pt files: named one-line errors in eval and chat (an empty file
+    was a raw EOFError in eval, a truncated one a raw CheckpointError traceback in chat), and the refusal
+    to unpickle never passes on torch's advice to load with weights_only=False."""
+    from fractions import Fraction
+
+    from lamm.model.checkpoint import export_official
+
+    torch.manual_seed(0)
+    model, _ = build_model(tiny_config(lora=True))
+    good = export_official(model, tmp_path / "pytorch_model.pt")
+    files = {"empty": b"", "truncated": good.read_bytes()[:2000]}
+    for name, data in files.items():
+        (tmp_path / f"{name}.pt").write_bytes(data)
+    torch.save({"x": Fraction(1, 3)}, tmp_path / "foreign.pt")
+    bench = make_benchmark_2d(tmp_path / "2D", n=1)
+    base = _base(tiny_dir() / "clip")
+    for name, says in [("empty", "not a readable torch.save file (empty file)"),
+                       ("truncated", "not a readable torch.save file"),
+                       ("foreign", "not a plain dict of tensors; refusing to unpickle it (Unsupported global: GLOBAL fractions.Fraction")]:  # fmt: skip
+        delta = tmp_path / f"{name}.pt"
+        args = [
+            "eval",
+            "--model",
+            f"lamm:{delta}",
+            *base,
+            "--benchmark-dir",
+            str(bench),
+            "--out",
+            str(tmp_path / name),
+        ]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert f"lamm: error: {delta}: {says}" in err and "weights_only" not in err, err
+        assert main(["chat", "--checkpoint", str(delta), *base]) == 2
+        assert f"lamm chat: error: {delta}: {says}" in capsys.readouterr().err
+
+
+def test_bad_base_options_are_one_line_errors(delta_2d, tmp_path, capsys):
+    """A missing --base-llm/--encoder folder is said before anything loads (was transformers' OSError
+    traceback, 'Repo id must be in the form ...'), in eval, chat and import-official; an unreadable
+    --encoder-config is one line in eval (was a CheckpointError traceback)."""
+    bench = make_benchmark_2d(tmp_path / "2D", n=1)
+    nollm = tmp_path / "vicuna-typo"
+    bases = ["--base-llm", str(nollm), "--encoder", str(tiny_dir() / "clip")]
+    run = ["eval", "--model", f"lamm:{delta_2d}", "--benchmark-dir", str(bench), "--out", str(tmp_path / "r")]
+    for args, prefix in [
+        (run + bases, "lamm: error: "),
+        (["chat", "--checkpoint", str(delta_2d), *bases], "lamm chat: error: "),
+        (["checkpoint", "import-official", str(delta_2d), *bases, "--modality", "image", "--out", str(tmp_path / "c")],
+         "lamm: error: "),
+    ]:  # fmt: skip
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert f"{prefix}--base-llm {nollm}: no such folder or file" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists() and not (tmp_path / "c").exists()
+    (tmp_path / "enc.yaml").write_text("num_points: [\n")
+    args = [*run, *_base(tiny_dir() / "clip"), "--encoder-config", str(tmp_path / "enc.yaml")]
+    assert main(args) == 2
+    assert f"lamm: error: --encoder-config {tmp_path / 'enc.yaml'}: cannot read it" in capsys.readouterr().err

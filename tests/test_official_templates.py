@@ -227,6 +227,10 @@ def test_chat_bad_start_image_and_template_are_clear_errors(official_delta, tmp_
     assert main([*base, "--template", "nope"]) == 2
     err = capsys.readouterr().err
     assert "unknown template 'nope'" in err and "llama2-chat" in err
+    with pytest.raises(SystemExit) as exc:  # was a raw ValueError traceback from the model config
+        main([*base, "--dtype", "half"])
+    assert exc.value.code == 2
+    assert "argument --dtype: invalid choice: 'half'" in capsys.readouterr().err
 
 
 def test_load_official_takes_the_template(official_delta):

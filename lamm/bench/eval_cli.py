@@ -24,6 +24,7 @@ from lamm.bench.eval.runner import EvalConfig, RecordFailed, dataset_listing, ev
 from lamm.model.official_args import (
     add_base_arguments,
     add_modality_arguments,
+    missing_base,
     official_options,
     unstated_modality,
 )
@@ -70,6 +71,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=None, help="openai: seconds per request")
     p.add_argument("--device", default=None, help="lamm/hf: torch device (default: cuda if available)")
     p.add_argument(
+        "--dtype",
+        default=None,
+        choices=["fp16", "bf16", "float32"],
+        help="lamm: precision to load in (default: an official .pt bf16 on GPU, float32 on CPU; a checkpoint "
+        "folder the dtype it records; official inference ran fp16); hf: takes --model-args dtype=...",
+    )
+    p.add_argument(
         "--model-args",
         default=None,
         help="hf: KEY=VALUE,... e.g. dtype=bfloat16,device_map=auto,attn_implementation=sdpa,max_pixels=200704,"
@@ -92,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         model_args = parse_model_args(args.model_args)
         if model_args and not args.model.startswith("hf:"):
             raise ValueError("--model-args is for hf: models")
+        if args.dtype and not args.model.startswith("lamm:"):
+            raise ValueError("--dtype applies to lamm: models only (hf: --model-args dtype=...)")
     except ValueError as exc:
         print(f"lamm: error: {exc}", file=sys.stderr)
         return 2
@@ -120,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
             "timeout": args.timeout,
             "device": args.device,
             "template": args.template,
+            "dtype": args.dtype,
             "model_args": model_args or None,
         }.items()
         if v is not None
@@ -128,7 +139,11 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"lamm: error: {problem}", file=sys.stderr)
         return 2
-    options.update(official_options(args))
+    try:
+        options.update(official_options(args))
+    except ValueError as exc:  # an --encoder-config that cannot be read
+        print(f"lamm: error: {exc}", file=sys.stderr)
+        return 2
     cfg = EvalConfig(
         model=args.model,
         benchmark_dir=args.benchmark_dir,
@@ -165,6 +180,8 @@ def _official_problem(args: argparse.Namespace, datasets: list) -> str | None:
         return f"--{given[0].replace('_', '-')} applies to lamm: models only" if given else None
     if not Path(arg).is_file():
         return None
+    if missing_base(args):
+        return missing_base(args)
     if args.modality is None and any(s.dim == "3d" for s in datasets):
         return str(unstated_modality(arg))
     if args.modality is None:

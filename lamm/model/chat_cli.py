@@ -11,7 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from lamm.model.official_args import add_modality_arguments, read_encoder_config, unstated_modality
+from lamm.model.official_args import (
+    add_modality_arguments,
+    missing_base,
+    read_encoder_config,
+    unstated_modality,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--num-media-tokens", type=int, default=256, help="official .pt only (paper: 256)")
     parser.add_argument(
-        "--dtype", default=None, help="official .pt only: float32 | bf16 | fp16 (default bf16 on GPU)"
+        "--dtype",
+        default=None,
+        choices=["fp16", "bf16", "float32"],
+        help="official .pt only (default bf16 on GPU, float32 on CPU; official cli_demo: fp16)",
     )
     parser.add_argument(
         "--template",
@@ -91,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
         if not (args.base_llm and args.encoder):
             print("lamm chat: an official .pt checkpoint needs --base-llm and --encoder", file=sys.stderr)
             return 2
+        if missing_base(args):
+            print(f"lamm chat: error: {missing_base(args)}", file=sys.stderr)
+            return 2
         if args.modality is None and args.media and not _is_image(args.media):
             print(f"lamm chat: {unstated_modality(args.checkpoint)}", file=sys.stderr)
             return 2
@@ -100,17 +111,21 @@ def run(args: argparse.Namespace) -> int:
             print(f"lamm chat: --template: {exc.args[0]}", file=sys.stderr)
             return 2
         dtype = args.dtype or ("bf16" if device.startswith("cuda") else "float32")
-        model, tokenizer = load_official(
-            args.checkpoint,
-            base_llm=args.base_llm,
-            encoder=args.encoder,
-            modality=args.modality or "image",
-            num_media_tokens=args.num_media_tokens,
-            encoder_options=read_encoder_config(args.encoder_config),
-            dtype=dtype,
-            device=device,
-            template=args.template,
-        )
+        try:
+            model, tokenizer = load_official(
+                args.checkpoint,
+                base_llm=args.base_llm,
+                encoder=args.encoder,
+                modality=args.modality or "image",
+                num_media_tokens=args.num_media_tokens,
+                encoder_options=read_encoder_config(args.encoder_config),
+                dtype=dtype,
+                device=device,
+                template=args.template,
+            )
+        except (CheckpointError, ValueError, OSError) as exc:  # as import-official: one line, exit 2
+            print(f"lamm chat: error: {exc}", file=sys.stderr)
+            return 2
     else:
         try:
             model, tokenizer = load_checkpoint(

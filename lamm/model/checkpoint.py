@@ -220,6 +220,8 @@ def load_trainable(
 
 def read_manifest(directory: str | Path) -> dict[str, Any]:
     f = Path(directory) / MANIFEST_FILE
+    if not Path(directory).exists():  # e.g. a mistyped folder or pytorch_model.pt path
+        raise CheckpointError(f"{directory}: no such checkpoint folder or official .pt file")
     if not f.is_file():
         raise CheckpointError(f"{directory}: no {MANIFEST_FILE}; not a lamm checkpoint")
     return json.loads(f.read_text("utf-8"))
@@ -290,9 +292,11 @@ def load_checkpoint(
     allow_missing: bool = False,
     allow_unexpected: bool = False,
     device: str | torch.device | None = None,
+    dtype: str | None = None,
 ):
     """Rebuild the model from its bases (those recorded, or ``base_llm``/``base_encoder`` instead) and
-    load the trained weights. Returns ``(LAMMModel, tokenizer)``.
+    load the trained weights. Returns ``(LAMMModel, tokenizer)``. ``dtype`` replaces the recorded
+    precision (e.g. ``bf16`` for an imported official delta, recorded as float32, on a GPU).
 
     Refuses (CheckpointError) when a base or the tokenizer differs from the one trained on, unless
     ``force``.
@@ -303,6 +307,8 @@ def load_checkpoint(
     manifest = read_manifest(d)
     data = json.loads((d / CONFIG_FILE).read_text("utf-8"))
     config = ModelConfig.from_dict(data)
+    if dtype is not None:
+        config = ModelConfig.from_dict({**data, "dtype": dtype})
     llm = _relocated(config.llm, manifest.get("base_llm") or {}, d)
     if config.tokenizer == config.llm:
         config.tokenizer = llm
@@ -418,16 +424,25 @@ def export_official_folder(
     return _save_official(state, path, dtype)
 
 
+def _unpickle_reason(exc: Exception) -> str:
+    """What torch's weights-only unpickler refused, without its advice to load with weights_only=False."""
+    text = str(exc).split("WeightsUnpickler error:", 1)[-1]
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
+    return line.split(". Please use")[0]
+
+
 def read_official(path: str | Path) -> dict[str, torch.Tensor]:
     """The tensors of an official delta. ``torch.load(weights_only=True)``: no code in the file is run."""
     try:
         raw = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
-            f"{path}: not a plain dict of tensors; refusing to unpickle it ({exc})"
+            f"{path}: not a plain dict of tensors; refusing to unpickle it ({_unpickle_reason(exc)})"
         ) from None
-    except (OSError, RuntimeError) as exc:
-        raise CheckpointError(f"{path}: not a readable torch.save file ({exc})") from None
+    except (OSError, RuntimeError, EOFError) as exc:  # EOFError: an empty file
+        raise CheckpointError(
+            f"{path}: not a readable torch.save file ({str(exc) or 'empty file'})"
+        ) from None
     if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
         raise CheckpointError(f"{path}: expected a dict of tensors, got {type(raw).__name__}")
     return raw

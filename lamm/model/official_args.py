@@ -39,6 +39,22 @@ def add_modality_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def missing_local_path(name: str) -> bool:
+    """A path-like name (``/``, ``./``, ``../``, ``~``) that does not exist: a missing folder, which
+    transformers would take for a malformed hub id."""
+    return name.startswith(("/", "./", "../", "~")) and not Path(name).expanduser().exists()
+
+
+def missing_base(args: argparse.Namespace) -> str | None:
+    """A ``--base-llm``/``--encoder`` given as a path that does not exist (said before anything loads;
+    transformers would take it for a malformed hub id), or None."""
+    for flag in ("base_llm", "encoder"):
+        value = getattr(args, flag, None)
+        if value and missing_local_path(value):
+            return f"--{flag.replace('_', '-')} {value}: no such folder or file"
+    return None
+
+
 def unstated_modality(path: str | Path) -> ValueError:
     """The refusal (a CheckpointError) for a delta whose modality is needed but not stated."""
     from lamm.model.checkpoint import CheckpointError

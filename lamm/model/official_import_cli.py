@@ -11,7 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from lamm.model.official_args import add_base_arguments, add_modality_arguments, official_options
+from lamm.model.official_args import (
+    add_base_arguments,
+    add_modality_arguments,
+    missing_base,
+    official_options,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if not (args.base_llm and args.encoder):
             raise CheckpointError(f"{args.delta}: import-official needs --base-llm and --encoder")
+        if missing_base(args):
+            raise CheckpointError(missing_base(args))
         if args.modality is None:  # the folder records it for good: stated, for 2D deltas too
             raise unstated_modality(args.delta)
         if not args.delta.is_file():

@@ -85,7 +85,15 @@ def select_datasets(benchmark_dir: str | Path, names: str = "all", mode: str = "
         specs = [s for s in candidates if name in (s.name, s.key)]
         if not specs:
             valid = sorted({s.key for s in candidates})
-            raise ValueError(f"unknown dataset {name!r} for mode {mode!r}; valid: {', '.join(valid)}")
+            near = [k for k in valid if k.lower() == name.lower()]
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise ValueError(f"unknown dataset {name!r}{hint} for mode {mode!r}; valid: {', '.join(valid)}")
+        for s in specs:  # a name of the other benchmark (ScanNet in a 2D folder) or a file not there
+            if not meta_path(benchmark_dir, s).is_file():
+                raise ValueError(
+                    f"{name} is a {s.dim.upper()}_Benchmark dataset and its meta file "
+                    f"{meta_path(benchmark_dir, s)} is not in {benchmark_dir}"
+                )
         chosen.extend(s for s in specs if s not in chosen)
     return chosen
 
@@ -321,7 +329,16 @@ def provenance(cfg: EvalConfig, adapter: Adapter, world: int, started: str) -> d
 
 # Adapter options that change the answers: a resumed run must use the same ones (device, concurrency and
 # timeouts only change how fast they come). hf: ``model_args`` (dtype, processor options, ...) count too.
-ANSWER_OPTIONS = ("max_new_tokens", "do_sample", "temperature", "top_p", "top_k", "template", "model_args")
+ANSWER_OPTIONS = (
+    "max_new_tokens",
+    "do_sample",
+    "temperature",
+    "top_p",
+    "top_k",
+    "template",
+    "dtype",
+    "model_args",
+)
 BASE_OPTIONS = ("base_llm", "encoder", "modality", "num_media_tokens", "encoder_options")  # official .pt
 
 

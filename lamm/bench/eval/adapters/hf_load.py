@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import types
+from pathlib import Path
 from typing import Any
 
 MODEL_KEYS = ("dtype", "device_map", "attn_implementation")
@@ -88,6 +89,22 @@ def _missing_package(spec: str, exc: BaseException) -> ValueError | None:
     return None
 
 
+def _not_loadable(spec: str, name: str, exc: OSError) -> ValueError:
+    """transformers' OSError (a missing folder taken for a hub id, an offline hub, a folder without
+    weights) as one line naming the model."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    where = "" if Path(name).expanduser().exists() else "not a local folder, and "
+    return ValueError(f"{spec}: cannot load {name!r}: {where}transformers says: {first}")
+
+
+def check_name(spec: str, name: str) -> None:
+    """A path-like name that does not exist is a missing folder (not a malformed hub id)."""
+    from lamm.model.official_args import missing_local_path
+
+    if missing_local_path(name):
+        raise ValueError(f"{spec}: no such folder {name} (hub ids look like ORG/NAME)")
+
+
 def check_torchvision(spec: str) -> bool:
     """Whether torchvision is usable. Installed but broken (a CUDA build on CPU torch) is an error:
     transformers would take it as present and fail inside the processor."""
@@ -153,6 +170,7 @@ def load_processor(name: str, spec: str, kwargs: dict[str, Any]) -> Any:
     has_torchvision = check_torchvision(
         spec
     )  # first: a broken torchvision breaks importing transformers' Auto*
+    check_name(spec, name)
     from transformers import AutoProcessor
 
     hub = {k: kwargs[k] for k in SHARED_KEYS if k in kwargs}
@@ -163,6 +181,8 @@ def load_processor(name: str, spec: str, kwargs: dict[str, Any]) -> Any:
         return AutoProcessor.from_pretrained(name, **kwargs)
     except ImportError as exc:
         raise (_missing_package(spec, exc) or exc) from None
+    except OSError as exc:
+        raise _not_loadable(spec, name, exc) from None
 
 
 def check_processor_kwargs(processor: Any, kwargs: dict[str, Any], spec: str) -> None:
@@ -201,6 +221,8 @@ def load_model(name: str, spec: str, kwargs: dict[str, Any], device: str) -> Any
         model = AutoModelForImageTextToText.from_pretrained(name, **kwargs)
     except ImportError as exc:
         raise (_missing_package(spec, exc) or exc) from None
+    except OSError as exc:
+        raise _not_loadable(spec, name, exc) from None
     if kwargs.get("device_map") is None:
         model = model.to(device)
     return model.eval()

@@ -34,22 +34,34 @@ def default_device(device: str | None) -> str:
 OFFICIAL_ONLY = ("encoder", "modality", "num_media_tokens", "encoder_options")
 
 
-def load_model(checkpoint: str, device: str, *, force: bool = False, **official: Any):
+def load_model(
+    checkpoint: str, device: str, *, force: bool = False, dtype: str | None = None, **official: Any
+):
     """A lamm checkpoint folder (``base_llm`` replaces the recorded base), or an official ``.pt`` delta
-    on ``base_llm`` + ``encoder`` as ``modality`` (default image: a 3D delta must say ``pcl``)."""
+    on ``base_llm`` + ``encoder`` as ``modality`` (default image: a 3D delta must say ``pcl``).
+    ``dtype`` (fp16/bf16/float32) replaces the default: bf16 on GPU for a delta (float32 on CPU), the
+    recorded dtype for a folder."""
     from pathlib import Path
 
     from lamm.model.checkpoint import load_checkpoint, load_official
 
+    if not Path(checkpoint).exists():  # a typo, not "base options apply to .pt only" or "no manifest"
+        raise ValueError(f"{checkpoint}: no such checkpoint folder or official .pt file")
     if Path(checkpoint).is_file():
         if not (official.get("base_llm") and official.get("encoder")):
             raise ValueError(f"{checkpoint}: an official .pt delta needs --base-llm and --encoder")
-        dtype = "bf16" if device.startswith("cuda") else "float32"
-        return load_official(checkpoint, dtype=dtype, device=device, **official)
+        dtype = dtype or ("bf16" if device.startswith("cuda") else "float32")
+        try:
+            return load_official(checkpoint, dtype=dtype, device=device, **official)
+        except OSError as exc:  # a base transformers cannot load (hub id not reachable, no weights)
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ValueError(f"{checkpoint}: cannot load its bases ({first})") from None
     given = sorted(k for k in OFFICIAL_ONLY if k in official)
     if given:
         raise ValueError(f"{checkpoint}: {', '.join(given)} apply to official .pt deltas only")
-    return load_checkpoint(checkpoint, base_llm=official.get("base_llm"), device=device, force=force)
+    return load_checkpoint(
+        checkpoint, base_llm=official.get("base_llm"), device=device, force=force, dtype=dtype
+    )
 
 
 def vision_tags(protocol: str) -> str | None:
@@ -158,7 +170,7 @@ class LammAdapter(Adapter):
         return self.checkpoint
 
 
-_OPTIONS = ("max_new_tokens", "device", "do_sample", "top_p", "top_k", "temperature", "template")
+_OPTIONS = ("max_new_tokens", "device", "do_sample", "top_p", "top_k", "temperature", "template", "dtype")
 
 
 @register_adapter("lamm")
