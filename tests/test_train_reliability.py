@@ -369,3 +369,15 @@ def test_quickstart_smoke_run_of_ten_steps(tmp_path):
     assert main(args) == 0
     assert json.loads((out / "tiny" / "base" / "clip" / "pretrain.json").read_text())["steps"] == 10
     assert [json.loads(x)["step"] for x in (out / "tiny" / "train_log.jsonl").open()][-1] == 10
+
+
+def test_unreadable_config_is_one_error_line(tmp_path, capsys):
+    """A missing, folder or binary config was a raw FileNotFoundError/UnicodeDecodeError traceback."""
+    (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00garbage\x80")
+    for name, reason in (("nope.yaml", "file not found"), (".", "IsADirectoryError"),
+                         ("bin.yaml", "UnicodeDecodeError")):  # fmt: skip
+        assert main(["train", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert (
+            err.strip() == f"lamm train: error: {tmp_path / name}: cannot read the training config ({reason})"
+        )

@@ -265,6 +265,9 @@ def load_config(source: str | Path | dict[str, Any], overrides: list[str] = ()) 
             data = yaml.safe_load(Path(source).read_text("utf-8")) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:  # missing, a folder, unreadable, not text
+            reason = "file not found" if isinstance(exc, FileNotFoundError) else exc.__class__.__name__
+            raise ConfigError(f"{source}: cannot read the training config ({reason})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: a training config must be a mapping")
     data = apply_overrides(data, list(overrides))
