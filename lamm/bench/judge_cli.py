@@ -54,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
     prefix, _, target = args.judge.partition(":")
     if prefix != "openai" or not target:
         raise SystemExit("lamm judge: --judge must be openai:MODEL@BASE_URL")
+    for run_dir in (args.run_a, args.run_b):
+        if not run_dir.is_dir():
+            raise SystemExit(f"lamm judge: {run_dir}: run folder not found")
     model, url = parse_target(target)
     client = ChatClient(
         model, url, timeout=args.timeout, max_retries=args.max_retries, concurrency=args.concurrency
@@ -86,6 +89,13 @@ def run(args: argparse.Namespace) -> int:
         )
     print(f"report: {out}")
     o = result["overall"]
+    if not o["sampled"]:
+        print(
+            f"lamm judge: error: nothing was judged: no dataset has answers in both runs "
+            f"({'; '.join(d['error'] for d in result['datasets'].values() if 'error' in d)})",
+            file=sys.stderr,
+        )
+        return 1
     asked = o["sampled"] - o["missing"]
     lost = o["failed"] + o["unparsed"]
     if asked and lost / asked > args.max_failures:
