@@ -263,3 +263,12 @@ def test_non_finite_3d_box_and_text_point(tmp_path, capsys):
     assert _build(write_recipe(tmp_path / "rfsc.yaml", sources=sources), tmp_path / "outfsc") == 2
     err = capsys.readouterr().err
     assert "source 'fsc' (fsc147): malformed annotation" in err and "Traceback" not in err, err
+
+
+def test_binary_recipe_is_one_error_line(tmp_path, capsys):
+    """A recipe that is not text was a raw UnicodeDecodeError traceback."""
+    (tmp_path / "r.yaml").write_bytes(b"\xa4\xff\x00recipe")
+    assert main(["data", "build", str(tmp_path / "r.yaml"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"lamm: error: {tmp_path / 'r.yaml'}: cannot read the recipe (UnicodeDecodeError)"
+    assert not (tmp_path / "out").exists()
