@@ -101,6 +101,27 @@ def test_resume_refuses_changed_settings(setup, tmp_path, capsys):
     assert [json.loads(x)["step"] for x in (out / "train_log.jsonl").open()] == [1, 2, 3]
 
 
+def test_resume_refuses_training_data_whose_contents_changed(setup, tmp_path, capsys):
+    """Same path, same number of records, other contents: a resume once went on silently over other
+    data (the audit); the checkpoint records each data file's SHA-256 and the resume names the file."""
+    root, data, model = setup
+    shutil.copytree(data.parents[1], tmp_path / "data")
+    mine = tmp_path / "data" / data.relative_to(data.parents[1])
+    cfg = _config((root, mine, model), tmp_path / "run.yaml")
+    out = tmp_path / "out"
+    args = ["train", str(cfg), "train.max_steps=3", "--out", str(out), "--quiet"]
+    assert main([*args, "--stop-after", "1"]) == 0
+    records = json.loads(mine.read_text())
+    mine.write_text(json.dumps(records[8:] + records[:8]))
+    capsys.readouterr()
+    assert main([*args, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert f"data.files[0] {mine}: its contents changed" in err
+    assert not (out / "checkpoints" / "step-0000003").exists()
+    mine.write_text(json.dumps(records))
+    assert main([*args, "--resume"]) == 0
+
+
 def test_overrides_after_flags_and_resume_path_option(setup, tmp_path, capsys):
     """17.10: `lamm train CFG --quiet k=v` takes the override; 14.16: a `key=value` after --resume is an
     override (not swallowed as a checkpoint path); the path is --resume-from PATH."""

@@ -338,6 +338,7 @@ class Trainer:
         self.out = Path(cfg.out_dir)
         self.progress = progress
         self.lock: FolderLock | None = None
+        self._data_fp: list[list[str]] | None = None
         if cfg.train.wandb:
             _require_wandb()
         if cfg.train.num_threads:
@@ -695,6 +696,9 @@ class Trainer:
             if self.env.is_main:
                 save_trainable(self.model, path, tokenizer=self.tokenizer)
                 self.cfg.save(path / "train_config.yaml")
+                if self._data_fp is None:  # hashed once per run, when the first checkpoint is written
+                    self._data_fp = O.data_fingerprint(self.cfg)
+                (path / O.DATA_FINGERPRINT).write_text(json.dumps(self._data_fp, indent=1), "utf-8")
         D.barrier()
         torch.save(rng_state(), path / f"rng-rank{self.env.rank}.pt")
         if self.engine is not None:
