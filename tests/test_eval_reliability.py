@@ -134,6 +134,23 @@ def test_resume_refuses_a_logged_row_beyond_the_meta_file(tmp_path, capsys):
     assert "logged answer for record 7 (id 'c7') but the meta file has 4 records" in err
 
 
+def test_resume_refuses_an_answer_given_to_a_question_the_meta_file_no_longer_asks(tmp_path, capsys):
+    """Same id at the same index, another query: the logged answer was once kept and scored."""
+    bench = make_benchmark_2d(tmp_path / "2D", n=3)
+    args = ["eval", "--model", "py:eval_helpers:make_echo", "--benchmark-dir", str(bench),
+            "--datasets", "SQAimage", "--out", str(tmp_path / "run"), "--no-score"]  # fmt: skip
+    assert main(args) == 0
+    assert main(args) == 0  # unchanged: resumes
+    meta = bench / "meta_file" / "VQA_SQAimage.json"
+    rows = json.loads(meta.read_text())
+    rows[1]["query"] = "Which shape is thing 1? \nOptions: (A) round (B) square\n"
+    meta.write_text(json.dumps(rows))
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "the logged answer for record 1 (id 'q1') was given to another question" in err
+
+
 def test_answers_adapter_refuses_one_answer_too_many(tmp_path, capsys):
     bench, out, _ = _first_run(tmp_path)
     assert main(["eval", "--model", "py:eval_helpers:make_echo", "--benchmark-dir", str(bench),

@@ -9,6 +9,7 @@ code and writes ``results.json`` with the provenance of the run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import random
@@ -200,7 +201,15 @@ def answer_batch(
 
 
 def _answer_row(spec: DatasetSpec, rec: BenchRecord, text: Any, prompt: list[str]) -> dict[str, Any]:
-    return {"dataset": spec.key, "index": rec.index, "id": rec.json_id, "text": text, "prompt": prompt}
+    return {"dataset": spec.key, "index": rec.index, "id": rec.json_id, "text": text, "prompt": prompt,
+            "query_sha": query_digest(spec, rec)}  # fmt: skip
+
+
+def query_digest(spec: DatasetSpec, rec: BenchRecord) -> str:
+    """What a record asked (its first-pass system message and queries): a logged answer is reused on
+    resume only for the same question, whatever the adapter rendered around it."""
+    asked = [[p.system, p.query] for p in P.first_prompts(spec, rec)]
+    return hashlib.sha256(json.dumps(asked).encode("utf-8")).hexdigest()[:16]
 
 
 def _error_row(exc: RecordFailed) -> dict[str, Any]:
@@ -392,6 +401,16 @@ def check_log(cfg: EvalConfig, spec: DatasetSpec, records: list[BenchRecord], do
                 log, f"{spec.key}: logged answer id {row.get('id')!r} does not match meta record id "
                 f"{records[index].id!r} at index {index}; this run folder belongs to another benchmark, "
                 "choose another --out", index=index,
+            )  # fmt: skip
+        try:
+            asked = query_digest(spec, records[index])
+        except ValueError:  # a malformed query: the run itself reports it by name
+            continue
+        if row.get("query_sha", asked) != asked:  # rows logged before query_sha existed: not compared
+            raise FormatError(
+                log, f"{spec.key}: the logged answer for record {index} (id {row.get('id')!r}) was given to "
+                "another question than the meta file asks now (the meta file changed since); choose "
+                "another --out to answer it again", index=index,
             )  # fmt: skip
 
 
