@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -50,6 +51,7 @@ def _benchmark_dir(args: argparse.Namespace) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from lamm.bench.eval.adapters.openai import ChatClient, parse_target
+    from lamm.formats.jsonio import temp_path
 
     prefix, _, target = args.judge.partition(":")
     if prefix != "openai" or not target:
@@ -74,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
     )
     out = args.out or args.run_a / f"judge_vs_{args.run_b.resolve().name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2), "utf-8")
+    tmp = temp_path(out)  # whole or not at all, even with two judges writing one report
+    tmp.write_text(json.dumps(result, indent=2), "utf-8")
+    os.replace(tmp, out)
     print(f"A = {args.run_a}   B = {args.run_b}   judge = {model}")
     print(format_table(result))
     reasons = Counter(
