@@ -189,3 +189,17 @@ def test_a_count_past_float_range_is_a_parse_failure_not_a_crash(tmp_path, capsy
                "--answers", str(answers)])  # fmt: skip
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert rc == 0 and res["parse_failure_rate"] == 0.5 and res["value"] == 1.5  # unread count -> 0
+
+
+def test_an_empty_benchmark_meta_file_is_an_error_for_eval_and_score(tmp_path, capsys):
+    """``data validate`` called it a problem while ``eval`` and ``score`` gave exit 0 and a 0/0 row."""
+    (tmp_path / "2D" / "meta_file").mkdir(parents=True)
+    meta = tmp_path / "2D" / "meta_file" / "Classification_CIFAR10.json"
+    meta.write_text("[]")
+    (tmp_path / "a.json").write_text("[]")
+    assert main(["eval", "--model", "py:eval_helpers:make_echo", "--benchmark-dir", str(tmp_path / "2D"),
+                 "--datasets", "CIFAR10", "--out", str(tmp_path / "run")]) == 2  # fmt: skip
+    assert capsys.readouterr().err == f"lamm: error: {meta}: file holds no records\n"
+    assert main(["score", "--benchmark-dir", str(tmp_path / "2D"), "--dataset", "CIFAR10",
+                 "--answers", str(tmp_path / "a.json")]) == 2  # fmt: skip
+    assert capsys.readouterr().err == f"lamm: error: {meta}: file holds no records\n"
