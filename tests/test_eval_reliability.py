@@ -99,6 +99,26 @@ def test_invalid_model_claims_no_run_folder(tmp_path, capsys):
     assert json.loads((out / "run.json").read_text())["model"] == "py:eval_helpers:make_echo"
 
 
+def test_a_run_that_stopped_before_answering_claims_no_run_folder(tmp_path, capsys):
+    """A wrong --benchmark-dir stops after run.json is written: the corrected rerun (another model too)
+    was refused as "holds answers of model ..." although the folder held none."""
+    bench = make_benchmark_2d(tmp_path / "2D", n=2)
+    out = tmp_path / "run"
+    common = ["eval", "--out", str(out), "--no-score", "--datasets", "CIFAR10"]
+    assert main([*common, "--model", "py:eval_helpers:make_echo", "--benchmark-dir", str(tmp_path)]) == 2
+    (tmp_path / "ans").mkdir()
+    rows = [{"id": f"c{i}", "text": "cat"} for i in range(2)]
+    (tmp_path / "ans" / "Classification_CIFAR10.json").write_text(json.dumps(rows))
+    capsys.readouterr()
+    assert main([*common, "--model", f"answers:{tmp_path / 'ans'}", "--benchmark-dir", str(bench)]) == 0, (
+        capsys.readouterr().err
+    )
+    assert json.loads((out / "run.json").read_text())["model"] == f"answers:{tmp_path / 'ans'}"
+    # once it holds answers, another model is refused as before
+    assert main([*common, "--model", "py:eval_helpers:make_echo", "--benchmark-dir", str(bench)]) == 2
+    assert "holds answers of model" in capsys.readouterr().err
+
+
 def _first_run(tmp_path: Path) -> tuple[Path, Path, list[str]]:
     bench = make_benchmark_2d(tmp_path / "2D", n=4)
     out = tmp_path / "run"

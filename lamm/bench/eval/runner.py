@@ -25,7 +25,7 @@ from typing import Any
 from lamm.bench.eval import prompts as P
 from lamm.bench.eval import sharding
 from lamm.bench.eval.adapters import Adapter, GenFailure, GenRequest, build_adapter
-from lamm.bench.eval.store import ANSWERS, AnswerStore
+from lamm.bench.eval.store import ANSWERS, ERRORS, PARTS, AnswerStore
 from lamm.formats.answers import PLACEHOLDER_REASON, placeholder, write_official_answers
 from lamm.formats.benchmark import BenchRecord, load_benchmark, media_file, meta_path
 from lamm.formats.errors import FormatError
@@ -345,11 +345,18 @@ def answer_settings(cfg: EvalConfig) -> dict[str, Any]:
     return options
 
 
+def holds_answers(out: Path) -> bool:
+    """Whether a run folder holds any answer or failed record (its ``run.json`` alone is no claim: a run
+    that stopped before answering, e.g. at a missing meta file, leaves the folder free)."""
+    logs = [out / ANSWERS, out / ERRORS, *(out / PARTS).glob("*.jsonl")]
+    return any(p.is_file() and p.stat().st_size > 0 for p in logs)
+
+
 def _check_run_dir(cfg: EvalConfig) -> None:
     """Refuse to mix two models' answers, or answers decoded differently, in one run folder."""
     info = cfg.out / RUN_INFO
     options = answer_settings(cfg)
-    if info.is_file():
+    if info.is_file() and holds_answers(cfg.out):
         prev = json.loads(info.read_text("utf-8"))
         if prev.get("model") != cfg.model:
             raise ValueError(
@@ -374,7 +381,7 @@ def _check_run_dir(cfg: EvalConfig) -> None:
 def _record_run(cfg: EvalConfig) -> None:
     """Write ``run.json`` once the adapter is built, so a spec that fails to load claims no folder."""
     info = cfg.out / RUN_INFO
-    if not info.is_file():
+    if not info.is_file() or not holds_answers(cfg.out):
         cfg.out.mkdir(parents=True, exist_ok=True)
         info.write_text(
             json.dumps(
