@@ -272,3 +272,18 @@ def test_binary_recipe_is_one_error_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.strip() == f"lamm: error: {tmp_path / 'r.yaml'}: cannot read the recipe (UnicodeDecodeError)"
     assert not (tmp_path / "out").exists()
+
+
+def test_resume_refuses_source_annotations_that_changed(tmp_path, capsys):
+    """A resume once kept the samples made from the old annotation silently (resumed != a fresh build)."""
+    voc(tmp_path)
+    recipe = write_recipe(tmp_path / "recipe.yaml", sources=VOC_C4)
+    out = tmp_path / "out"
+    assert _build(recipe, out) == 0
+    assert _build(recipe, out, "--resume") == 0  # unchanged sources resume
+    xml = tmp_path / "voc" / "Annotations" / "2008_000001.xml"
+    xml.write_text(xml.read_text().replace("<xmin>20</xmin>", "<xmin>5</xmin>", 1))
+    capsys.readouterr()
+    assert _build(recipe, out, "--resume") == 2
+    err = capsys.readouterr().err
+    assert "source files changed since the build in this folder: voc: voc/Annotations/2008_000001.xml" in err
