@@ -166,6 +166,12 @@ def test_damaged_trainer_state_is_named_not_a_traceback(setup, tmp_path, capsys)
     capsys.readouterr()
     assert main(again) == 2
     assert f"cannot read {weights}" in capsys.readouterr().err
+    shutil.rmtree(out)  # a lost RNG file once resumed silently on other random streams (the audit)
+    assert main(first) == 0
+    (ckpt / "rng-rank0.pt").unlink()
+    capsys.readouterr()
+    assert main(again) == 2
+    assert "rng-rank0.pt is missing, so the run cannot continue exactly" in capsys.readouterr().err
 
 
 class _Evil:

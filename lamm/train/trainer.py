@@ -758,7 +758,12 @@ class Trainer:
                 if self.scaler is not None and "scaler" in state:
                     self.scaler.load_state_dict(state["scaler"])
         rng_file = path / f"rng-rank{self.env.rank}.pt"
-        if rng_file.is_file() and state["world_size"] == self.world:
+        if state["world_size"] == self.world and not rng_file.is_file():
+            raise ConfigError(
+                f"--resume {path}: {rng_file.name} is missing, so the run cannot continue exactly (its "
+                "random streams are lost); the checkpoint is damaged: resume from an earlier one"
+            )
+        if state["world_size"] == self.world:
             set_rng_state(_load_state(rng_file))
         elif self.env.is_main:
             print(f"[lamm train] resuming on {self.world} processes (saved on {state['world_size']}): "
