@@ -408,3 +408,14 @@ def test_unreadable_config_is_one_error_line(tmp_path, capsys):
         assert (
             err.strip() == f"lamm train: error: {tmp_path / name}: cannot read the training config ({reason})"
         )
+
+
+def test_non_positive_step_counts_are_refused(tmp_path, capsys):
+    """``--max-steps -3`` once 'trained' -3 steps, wrote a run folder and exited 0."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"model": {"llm": "x", "encoder": {"type": "clip", "path": "y"}}}))
+    for args, msg in ((["--max-steps", "-3"], "train.max_steps (--max-steps) must be >= 1, got -3"),
+                      (["train.epochs=0"], "train.epochs must be > 0, got 0.0")):  # fmt: skip
+        assert main(["train", str(cfg), "--out", str(tmp_path / "out"), *args]) == 2
+        assert capsys.readouterr().err.strip() == f"lamm train: error: {msg}"
+    assert not (tmp_path / "out").exists()

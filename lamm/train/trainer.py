@@ -416,6 +416,8 @@ class Trainer:
         from lamm.model.checkpoint import resolve_checkpoint
 
         path = resolve_checkpoint(resume)  # checkpoints/final or latest name a step-N folder
+        if not path.exists():
+            raise ConfigError(f"--resume-from {path}: no such checkpoint folder")
         if not (path / DONE_MARK).is_file():
             raise ConfigError(f"--resume {path}: not a complete checkpoint (no {DONE_MARK} file)")
         return path
