@@ -212,3 +212,15 @@ def test_over_long_query_fails_that_record_by_name_and_skip_answers_the_rest(tmp
     res = json.loads((tmp_path / "b" / "results.json").read_text())["datasets"]["CIFAR10"]
     assert res["n_answered"] == 2 and [s["id"] for s in res["skipped"]] == ["c1"]
     assert "context length" in res["skipped"][0]["error"]
+
+
+def test_out_of_range_numeric_options_are_refused(tmp_path):
+    """``--limit -2`` once evaluated all records but the last two and exited 0; ``--limit 0`` gave 0/0."""
+    bench = make_benchmark_2d(tmp_path / "2D", n=3)
+    for flag, value, rule in (("--limit", "-2", "must be >= 1, got -2"), ("--limit", "0", "must be >= 1, got 0"),
+                              ("--max-new-tokens", "0", "must be >= 1, got 0"),
+                              ("--timeout", "-1", "must be > 0 seconds, got -1")):  # fmt: skip
+        res = subprocess.run(_eval_cmd(bench, tmp_path / "run", flag, value), cwd=REPO, env=_env(),
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert res.returncode != 0 and res.stderr.strip() == f"lamm eval: {flag} {rule}", res.stderr
+    assert not (tmp_path / "run").exists()
