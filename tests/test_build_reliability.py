@@ -287,3 +287,13 @@ def test_resume_refuses_source_annotations_that_changed(tmp_path, capsys):
     assert _build(recipe, out, "--resume") == 2
     err = capsys.readouterr().err
     assert "source files changed since the build in this folder: voc: voc/Annotations/2008_000001.xml" in err
+
+
+def test_out_of_range_speed_options_are_refused(tmp_path, capsys):
+    """``--concurrency 0`` was a raw ValueError traceback (max_workers must be greater than 0)."""
+    recipe = write_recipe(tmp_path / "recipe.yaml", sources=VOC_C4)
+    for flag, value, msg in (("--concurrency", "0", "--concurrency must be >= 1, got 0"),
+                             ("--rpm", "-5", "--rpm must be >= 0, got -5")):  # fmt: skip
+        assert _build(recipe, tmp_path / "out", flag, value) == 2
+        assert capsys.readouterr().err.strip() == f"lamm data build: {msg}"
+    assert not (tmp_path / "out").exists()
