@@ -146,3 +146,15 @@ def test_judge_refuses_a_missing_run_and_a_run_pair_with_nothing_to_judge(tmp_pa
         f"nothing was judged: no dataset has answers in both runs (no Classification_CIFAR10.json in {tmp_path / 'empty'})"
         in err
     )
+
+
+def test_judge_refuses_out_of_range_options(tmp_path):
+    """``--max-retries -1`` was an 'AssertionError: unreachable' traceback after the first call."""
+    bench, a, b = _judge_runs(tmp_path)
+    with OpenAIStub() as stub:
+        for flag, value, rule in (("--max-retries", "-1", ">= 0, got -1"),
+                                  ("--concurrency", "0", ">= 1, got 0")):  # fmt: skip
+            with pytest.raises(SystemExit, match=f"lamm judge: {flag} must be {rule}"):
+                main(["judge", str(a), str(b), "--judge", f"openai:jm@{stub.base_url}", "--benchmark-dir",
+                      str(bench), "--datasets", "CIFAR10", flag, value])  # fmt: skip
+        assert not stub.log

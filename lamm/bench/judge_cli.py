@@ -56,6 +56,14 @@ def run(args: argparse.Namespace) -> int:
     prefix, _, target = args.judge.partition(":")
     if prefix != "openai" or not target:
         raise SystemExit("lamm judge: --judge must be openai:MODEL@BASE_URL")
+    for flag, value, rule, ok in (
+        ("--concurrency", args.concurrency, ">= 1", args.concurrency >= 1),
+        ("--timeout", args.timeout, "> 0 seconds", args.timeout > 0),
+        ("--max-retries", args.max_retries, ">= 0", args.max_retries >= 0),  # -1: AssertionError traceback
+        ("--max-failures", args.max_failures, "in [0, 1]", 0 <= args.max_failures <= 1),
+    ):
+        if not ok:
+            raise SystemExit(f"lamm judge: {flag} must be {rule}, got {value:g}")
     for run_dir in (args.run_a, args.run_b):
         if not run_dir.is_dir():
             raise SystemExit(f"lamm judge: {run_dir}: run folder not found")
