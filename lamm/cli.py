@@ -130,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as exc:  # a path lamm was given cannot be used (a file where a folder goes, no permission)
+        if exc.filename is None or exc.strerror is None:
+            raise
+        print(f"lamm: error: {exc.filename}: {exc.strerror.lower()} (check the paths given)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("lamm: interrupted; finished work is saved, rerun to resume", file=sys.stderr)
         return 130

@@ -26,6 +26,7 @@ from typing import Any
 
 import openai
 
+from lamm.formats.jsonio import temp_path
 from lamm.redact import KEY_ENV, redact, register_secret
 
 
@@ -106,7 +107,7 @@ class DiskCache:
     def put(self, key: str, value: dict[str, Any]) -> None:
         p = self._path(key)
         p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(f"{p.name}.{threading.get_ident()}.tmp")
+        tmp = temp_path(p)  # unique per process and call: forked or concurrent writers never share it
         tmp.write_text(json.dumps(value, ensure_ascii=False), "utf-8")
         os.replace(tmp, p)
 

@@ -263,3 +263,37 @@ def test_non_finite_3d_box_and_text_point(tmp_path, capsys):
     assert _build(write_recipe(tmp_path / "rfsc.yaml", sources=sources), tmp_path / "outfsc") == 2
     err = capsys.readouterr().err
     assert "source 'fsc' (fsc147): malformed annotation" in err and "Traceback" not in err, err
+
+
+def test_binary_recipe_is_one_error_line(tmp_path, capsys):
+    """A recipe that is not text was a raw UnicodeDecodeError traceback."""
+    (tmp_path / "r.yaml").write_bytes(b"\xa4\xff\x00recipe")
+    assert main(["data", "build", str(tmp_path / "r.yaml"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"lamm: error: {tmp_path / 'r.yaml'}: cannot read the recipe (UnicodeDecodeError)"
+    assert not (tmp_path / "out").exists()
+
+
+def test_resume_refuses_source_annotations_that_changed(tmp_path, capsys):
+    """A resume once kept the samples made from the old annotation silently (resumed != a fresh build)."""
+    voc(tmp_path)
+    recipe = write_recipe(tmp_path / "recipe.yaml", sources=VOC_C4)
+    out = tmp_path / "out"
+    assert _build(recipe, out) == 0
+    assert _build(recipe, out, "--resume") == 0  # unchanged sources resume
+    xml = tmp_path / "voc" / "Annotations" / "2008_000001.xml"
+    xml.write_text(xml.read_text().replace("<xmin>20</xmin>", "<xmin>5</xmin>", 1))
+    capsys.readouterr()
+    assert _build(recipe, out, "--resume") == 2
+    err = capsys.readouterr().err
+    assert "source files changed since the build in this folder: voc: voc/Annotations/2008_000001.xml" in err
+
+
+def test_out_of_range_speed_options_are_refused(tmp_path, capsys):
+    """``--concurrency 0`` was a raw ValueError traceback (max_workers must be greater than 0)."""
+    recipe = write_recipe(tmp_path / "recipe.yaml", sources=VOC_C4)
+    for flag, value, msg in (("--concurrency", "0", "--concurrency must be >= 1, got 0"),
+                             ("--rpm", "-5", "--rpm must be >= 0, got -5")):  # fmt: skip
+        assert _build(recipe, tmp_path / "out", flag, value) == 2
+        assert capsys.readouterr().err.strip() == f"lamm data build: {msg}"
+    assert not (tmp_path / "out").exists()

@@ -90,3 +90,55 @@ def test_quiet_in_process_leaves_the_callers_settings_alone(tmp_path, capsys, mo
     assert "TQDM_DISABLE" not in os.environ and "HF_HUB_DISABLE_PROGRESS_BARS" not in os.environ
     assert not progress.quiet() and warnings.filters == filters
     assert logging.getLogger("transformers").level != logging.ERROR
+
+
+def test_an_output_path_blocked_by_a_file_is_one_error_line(tmp_path, capsys):
+    """``--out`` naming an existing file (or a path below one) was a raw FileExistsError /
+    NotADirectoryError traceback from every command that writes."""
+    from lamm.cli import main
+
+    bench = make_benchmark_2d(tmp_path / "2D", n=2)
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    answers = tmp_path / "a.json"
+    answers.write_text('[{"id": "c0", "text": "cat"}, {"id": "c1", "text": "dog"}]')
+    instruct = tmp_path / "i.json"
+    instruct.write_text('[{"id": "x", "image": "x.png", "conversations": [{"from": "human", "value": "q"}, '
+                        '{"from": "gpt", "value": "a"}]}]')  # fmt: skip
+    cases = {
+        "eval": (
+            [
+                "eval",
+                "--model",
+                "py:eval_helpers:make_echo",
+                "--benchmark-dir",
+                str(bench),
+                "--datasets",
+                "CIFAR10",
+                "--out",
+                str(blocker),
+            ],
+            blocker,
+            "file exists",
+        ),  # fmt: skip
+        "score": (
+            [
+                "score",
+                "--benchmark-dir",
+                str(bench),
+                "--dataset",
+                "CIFAR10",
+                "--answers",
+                str(answers),
+                "--samples",
+                str(blocker / "s.jsonl"),
+            ],
+            blocker / "s.jsonl",
+            "not a directory",
+        ),  # fmt: skip
+        "stats": (["data", "stats", str(instruct), "--out", str(blocker)], blocker, "file exists"),
+    }
+    for name, (args, path, reason) in cases.items():
+        assert main([*args, "--quiet"]) == 2, name
+        err = capsys.readouterr().err
+        assert err == f"lamm: error: {path}: {reason} (check the paths given)\n", (name, err)

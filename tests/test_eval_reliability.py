@@ -99,6 +99,26 @@ def test_invalid_model_claims_no_run_folder(tmp_path, capsys):
     assert json.loads((out / "run.json").read_text())["model"] == "py:eval_helpers:make_echo"
 
 
+def test_a_run_that_stopped_before_answering_claims_no_run_folder(tmp_path, capsys):
+    """A wrong --benchmark-dir stops after run.json is written: the corrected rerun (another model too)
+    was refused as "holds answers of model ..." although the folder held none."""
+    bench = make_benchmark_2d(tmp_path / "2D", n=2)
+    out = tmp_path / "run"
+    common = ["eval", "--out", str(out), "--no-score", "--datasets", "CIFAR10"]
+    assert main([*common, "--model", "py:eval_helpers:make_echo", "--benchmark-dir", str(tmp_path)]) == 2
+    (tmp_path / "ans").mkdir()
+    rows = [{"id": f"c{i}", "text": "cat"} for i in range(2)]
+    (tmp_path / "ans" / "Classification_CIFAR10.json").write_text(json.dumps(rows))
+    capsys.readouterr()
+    assert main([*common, "--model", f"answers:{tmp_path / 'ans'}", "--benchmark-dir", str(bench)]) == 0, (
+        capsys.readouterr().err
+    )
+    assert json.loads((out / "run.json").read_text())["model"] == f"answers:{tmp_path / 'ans'}"
+    # once it holds answers, another model is refused as before
+    assert main([*common, "--model", "py:eval_helpers:make_echo", "--benchmark-dir", str(bench)]) == 2
+    assert "holds answers of model" in capsys.readouterr().err
+
+
 def _first_run(tmp_path: Path) -> tuple[Path, Path, list[str]]:
     bench = make_benchmark_2d(tmp_path / "2D", n=4)
     out = tmp_path / "run"
@@ -132,6 +152,23 @@ def test_resume_refuses_a_logged_row_beyond_the_meta_file(tmp_path, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "logged answer for record 7 (id 'c7') but the meta file has 4 records" in err
+
+
+def test_resume_refuses_an_answer_given_to_a_question_the_meta_file_no_longer_asks(tmp_path, capsys):
+    """Same id at the same index, another query: the logged answer was once kept and scored."""
+    bench = make_benchmark_2d(tmp_path / "2D", n=3)
+    args = ["eval", "--model", "py:eval_helpers:make_echo", "--benchmark-dir", str(bench),
+            "--datasets", "SQAimage", "--out", str(tmp_path / "run"), "--no-score"]  # fmt: skip
+    assert main(args) == 0
+    assert main(args) == 0  # unchanged: resumes
+    meta = bench / "meta_file" / "VQA_SQAimage.json"
+    rows = json.loads(meta.read_text())
+    rows[1]["query"] = "Which shape is thing 1? \nOptions: (A) round (B) square\n"
+    meta.write_text(json.dumps(rows))
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "the logged answer for record 1 (id 'q1') was given to another question" in err
 
 
 def test_answers_adapter_refuses_one_answer_too_many(tmp_path, capsys):
@@ -175,3 +212,15 @@ def test_over_long_query_fails_that_record_by_name_and_skip_answers_the_rest(tmp
     res = json.loads((tmp_path / "b" / "results.json").read_text())["datasets"]["CIFAR10"]
     assert res["n_answered"] == 2 and [s["id"] for s in res["skipped"]] == ["c1"]
     assert "context length" in res["skipped"][0]["error"]
+
+
+def test_out_of_range_numeric_options_are_refused(tmp_path):
+    """``--limit -2`` once evaluated all records but the last two and exited 0; ``--limit 0`` gave 0/0."""
+    bench = make_benchmark_2d(tmp_path / "2D", n=3)
+    for flag, value, rule in (("--limit", "-2", "must be >= 1, got -2"), ("--limit", "0", "must be >= 1, got 0"),
+                              ("--max-new-tokens", "0", "must be >= 1, got 0"),
+                              ("--timeout", "-1", "must be > 0 seconds, got -1")):  # fmt: skip
+        res = subprocess.run(_eval_cmd(bench, tmp_path / "run", flag, value), cwd=REPO, env=_env(),
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert res.returncode != 0 and res.stderr.strip() == f"lamm eval: {flag} {rule}", res.stderr
+    assert not (tmp_path / "run").exists()

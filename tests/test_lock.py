@@ -58,3 +58,25 @@ def test_temp_paths_are_unique_per_call(tmp_path: Path) -> None:
     target = tmp_path / "answers.jsonl"
     a, b = temp_path(target), temp_path(target)
     assert a != b and a.parent == b.parent == tmp_path and str(os.getpid()) in a.name
+
+
+def test_disk_cache_writers_in_forked_processes_never_share_a_temp_file(tmp_path: Path) -> None:
+    """A forked child's thread has the parent's ident, which once named the cache's temp file: two
+    judges/builds writing one key then tore or lost each other's file (FileNotFoundError on replace)."""
+    from lamm.llm_client import DiskCache
+
+    cache = DiskCache(tmp_path)
+    pids = []
+    for k in range(2):
+        pid = os.fork()
+        if pid == 0:  # child: hammer one key, exit 1 on any error
+            code = 0
+            try:
+                for i in range(300):
+                    cache.put("abcd", {"writer": k, "i": i})
+            except BaseException:
+                code = 1
+            os._exit(code)
+        pids.append(pid)
+    assert [os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in pids] == [0, 0]
+    assert cache.get("abcd")["i"] == 299 and not list(tmp_path.rglob("*.tmp"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from build_fixtures import coco, write_recipe
 from eval_helpers import make_benchmark_2d
 from servers.chat_stub import ChatStub
@@ -128,3 +129,32 @@ def test_build_against_a_key_echoing_server_writes_no_key(tmp_path, monkeypatch,
     rejects = [json.loads(x) for x in (tmp_path / "out" / "rejects.jsonl").read_text().splitlines()]
     assert rejects and all("Incorrect API key provided: ***" in r["reasons"][-1] for r in rejects)
     _no_key_anywhere(tmp_path / "out", cap.out, cap.err)
+
+
+def test_judge_refuses_a_missing_run_and_a_run_pair_with_nothing_to_judge(tmp_path, capsys):
+    """A typo in RUN_B once gave exit 0, an all-dash table and a report written into a new RUN_A folder."""
+    bench, a, b = _judge_runs(tmp_path)
+    with OpenAIStub() as stub:
+        with pytest.raises(SystemExit, match=f"lamm judge: {tmp_path / 'nope'}: run folder not found"):
+            _judge(stub, bench, tmp_path / "nope", b, tmp_path / "j.json")
+        assert not (tmp_path / "nope").exists() and not (tmp_path / "j.json").exists()
+        (tmp_path / "empty").mkdir()
+        assert _judge(stub, bench, a, tmp_path / "empty", tmp_path / "j.json") == 1
+        assert not stub.log
+    err = capsys.readouterr().err
+    assert (
+        f"nothing was judged: no dataset has answers in both runs (no Classification_CIFAR10.json in {tmp_path / 'empty'})"
+        in err
+    )
+
+
+def test_judge_refuses_out_of_range_options(tmp_path):
+    """``--max-retries -1`` was an 'AssertionError: unreachable' traceback after the first call."""
+    bench, a, b = _judge_runs(tmp_path)
+    with OpenAIStub() as stub:
+        for flag, value, rule in (("--max-retries", "-1", ">= 0, got -1"),
+                                  ("--concurrency", "0", ">= 1, got 0")):  # fmt: skip
+            with pytest.raises(SystemExit, match=f"lamm judge: {flag} must be {rule}"):
+                main(["judge", str(a), str(b), "--judge", f"openai:jm@{stub.base_url}", "--benchmark-dir",
+                      str(bench), "--datasets", "CIFAR10", flag, value])  # fmt: skip
+        assert not stub.log

@@ -48,3 +48,18 @@ def test_score_all_reports_per_dataset_and_pools_no_n(tmp_path, capsys):
     assert {k: (v["metric"], v["n"]) for k, v in res["datasets"].items()} == {
         "CIFAR10": ("accuracy", 5), "SQAimage": ("accuracy", 5), "LSP": ("pck", 5),
     }  # fmt: skip
+
+
+def test_score_all_on_a_run_log_scores_each_logged_dataset(tmp_path, capsys):
+    """``--dataset all --answers RUN/answers.jsonl`` once read the log as a folder: every dataset was
+    "answer file RUN/answers.jsonl/<name>.json not found" and nothing was scored (exit 0 under skip)."""
+    bench, run, results = _run(tmp_path, capsys)
+    rc, res, err = _score(capsys, "--benchmark-dir", str(bench), "--dataset", "all",
+                          "--answers", str(run / "answers.jsonl"), "--on-error", "skip")  # fmt: skip
+    assert rc == 0, err
+    assert {k: v["value"] for k, v in res["datasets"].items()} == {
+        k: results["datasets"][k]["value"] for k in ("CIFAR10", "SQAimage", "LSP")
+    }
+    assert {s["dataset"]: s["reason"] for s in res["skipped"]}["VOC2012"] == (
+        f"{run / 'answers.jsonl'} holds no answers for VOC2012"
+    )

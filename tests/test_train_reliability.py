@@ -101,6 +101,27 @@ def test_resume_refuses_changed_settings(setup, tmp_path, capsys):
     assert [json.loads(x)["step"] for x in (out / "train_log.jsonl").open()] == [1, 2, 3]
 
 
+def test_resume_refuses_training_data_whose_contents_changed(setup, tmp_path, capsys):
+    """Same path, same number of records, other contents: a resume once went on silently over other
+    data (the audit); the checkpoint records each data file's SHA-256 and the resume names the file."""
+    root, data, model = setup
+    shutil.copytree(data.parents[1], tmp_path / "data")
+    mine = tmp_path / "data" / data.relative_to(data.parents[1])
+    cfg = _config((root, mine, model), tmp_path / "run.yaml")
+    out = tmp_path / "out"
+    args = ["train", str(cfg), "train.max_steps=3", "--out", str(out), "--quiet"]
+    assert main([*args, "--stop-after", "1"]) == 0
+    records = json.loads(mine.read_text())
+    mine.write_text(json.dumps(records[8:] + records[:8]))
+    capsys.readouterr()
+    assert main([*args, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert f"data.files[0] {mine}: its contents changed" in err
+    assert not (out / "checkpoints" / "step-0000003").exists()
+    mine.write_text(json.dumps(records))
+    assert main([*args, "--resume"]) == 0
+
+
 def test_overrides_after_flags_and_resume_path_option(setup, tmp_path, capsys):
     """17.10: `lamm train CFG --quiet k=v` takes the override; 14.16: a `key=value` after --resume is an
     override (not swallowed as a checkpoint path); the path is --resume-from PATH."""
@@ -145,6 +166,12 @@ def test_damaged_trainer_state_is_named_not_a_traceback(setup, tmp_path, capsys)
     capsys.readouterr()
     assert main(again) == 2
     assert f"cannot read {weights}" in capsys.readouterr().err
+    shutil.rmtree(out)  # a lost RNG file once resumed silently on other random streams (the audit)
+    assert main(first) == 0
+    (ckpt / "rng-rank0.pt").unlink()
+    capsys.readouterr()
+    assert main(again) == 2
+    assert "rng-rank0.pt is missing, so the run cannot continue exactly" in capsys.readouterr().err
 
 
 class _Evil:
@@ -373,3 +400,26 @@ def test_quickstart_smoke_run_of_ten_steps(tmp_path):
     assert main(args) == 0
     assert json.loads((out / "tiny" / "base" / "clip" / "pretrain.json").read_text())["steps"] == 10
     assert [json.loads(x)["step"] for x in (out / "tiny" / "train_log.jsonl").open()][-1] == 10
+
+
+def test_unreadable_config_is_one_error_line(tmp_path, capsys):
+    """A missing, folder or binary config was a raw FileNotFoundError/UnicodeDecodeError traceback."""
+    (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00garbage\x80")
+    for name, reason in (("nope.yaml", "file not found"), (".", "IsADirectoryError"),
+                         ("bin.yaml", "UnicodeDecodeError")):  # fmt: skip
+        assert main(["train", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert (
+            err.strip() == f"lamm train: error: {tmp_path / name}: cannot read the training config ({reason})"
+        )
+
+
+def test_non_positive_step_counts_are_refused(tmp_path, capsys):
+    """``--max-steps -3`` once 'trained' -3 steps, wrote a run folder and exited 0."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"model": {"llm": "x", "encoder": {"type": "clip", "path": "y"}}}))
+    for args, msg in ((["--max-steps", "-3"], "train.max_steps (--max-steps) must be >= 1, got -3"),
+                      (["train.epochs=0"], "train.epochs must be > 0, got 0.0")):  # fmt: skip
+        assert main(["train", str(cfg), "--out", str(tmp_path / "out"), *args]) == 2
+        assert capsys.readouterr().err.strip() == f"lamm train: error: {msg}"
+    assert not (tmp_path / "out").exists()

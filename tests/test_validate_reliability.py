@@ -144,6 +144,22 @@ def test_non_finite_predicted_box_is_a_parse_failure_not_a_score(tmp_path, capsy
     assert rows[1]["failed"] is True and rows[1]["rule"] == "non-finite"
 
 
+def test_infinite_predicted_detection_box_is_a_parse_failure_in_recall_and_ap(tmp_path, capsys):
+    """An infinite corner survives the x1 <= x2 check, so the AP's per-box labels once counted a box that
+    the parser had refused: a raw ValueError traceback from ``lamm score`` (found by the audit)."""
+    bench = tmp_path / "b"
+    _voc(bench, "[0.6, 0.6, 0.9, 0.9]")
+    (bench / "meta_file" / "Locating_VOC2012.json").rename(bench / "meta_file" / "Detection_VOC2012.json")
+    answers = tmp_path / "a.json"
+    answers.write_text(json.dumps([{"id": "v0", "text": "dog [0.1, 0.1, 0.5, 0.5]"},
+                                   {"id": "v1", "text": "cat [0.6, 0.6, 1e999, 0.9]"}]))  # fmt: skip
+    rc = main(["score", "--json", "--benchmark-dir", str(bench), "--dataset", "VOC2012",
+               "--answers", str(answers)])  # fmt: skip
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert rc == 0 and res["parse_failure_rate"] == 0.5 and res["value"] == 0.5
+    assert res["ap50"] is not None and res["ap50"] < 1.0
+
+
 def test_non_finite_points_and_keypoints_are_refused(tmp_path, capsys):
     root = tmp_path / "2D"
     (root / "meta_file").mkdir(parents=True)
@@ -173,3 +189,17 @@ def test_a_count_past_float_range_is_a_parse_failure_not_a_crash(tmp_path, capsy
                "--answers", str(answers)])  # fmt: skip
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert rc == 0 and res["parse_failure_rate"] == 0.5 and res["value"] == 1.5  # unread count -> 0
+
+
+def test_an_empty_benchmark_meta_file_is_an_error_for_eval_and_score(tmp_path, capsys):
+    """``data validate`` called it a problem while ``eval`` and ``score`` gave exit 0 and a 0/0 row."""
+    (tmp_path / "2D" / "meta_file").mkdir(parents=True)
+    meta = tmp_path / "2D" / "meta_file" / "Classification_CIFAR10.json"
+    meta.write_text("[]")
+    (tmp_path / "a.json").write_text("[]")
+    assert main(["eval", "--model", "py:eval_helpers:make_echo", "--benchmark-dir", str(tmp_path / "2D"),
+                 "--datasets", "CIFAR10", "--out", str(tmp_path / "run")]) == 2  # fmt: skip
+    assert capsys.readouterr().err == f"lamm: error: {meta}: file holds no records\n"
+    assert main(["score", "--benchmark-dir", str(tmp_path / "2D"), "--dataset", "CIFAR10",
+                 "--answers", str(tmp_path / "a.json")]) == 2  # fmt: skip
+    assert capsys.readouterr().err == f"lamm: error: {meta}: file holds no records\n"

@@ -87,9 +87,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_modality_arguments(p)
 
 
+# numeric options and what they must be: --limit -2 once evaluated all but the last 2 records (exit 0)
+RANGES = (
+    ("batch_size", "must be >= 1", lambda v: v >= 1),
+    ("limit", "must be >= 1", lambda v: v >= 1),
+    ("max_new_tokens", "must be >= 1", lambda v: v >= 1),
+    ("concurrency", "must be >= 1", lambda v: v >= 1),
+    ("timeout", "must be > 0 seconds", lambda v: v > 0),
+    ("top_p", "must be in (0, 1]", lambda v: 0 < v <= 1),
+    ("top_k", "must be >= 0", lambda v: v >= 0),
+    ("temperature", "must be > 0", lambda v: v > 0),
+)
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.batch_size < 1:
-        raise SystemExit("lamm eval: --batch-size must be >= 1")
+    for name, rule, ok in RANGES:
+        value = getattr(args, name, None)
+        if value is not None and not ok(value):
+            raise SystemExit(f"lamm eval: --{name.replace('_', '-')} {rule}, got {value:g}")
     if args.datasets.strip() == "list":
         print(dataset_listing())
         return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -50,10 +51,22 @@ def _benchmark_dir(args: argparse.Namespace) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from lamm.bench.eval.adapters.openai import ChatClient, parse_target
+    from lamm.formats.jsonio import temp_path
 
     prefix, _, target = args.judge.partition(":")
     if prefix != "openai" or not target:
         raise SystemExit("lamm judge: --judge must be openai:MODEL@BASE_URL")
+    for flag, value, rule, ok in (
+        ("--concurrency", args.concurrency, ">= 1", args.concurrency >= 1),
+        ("--timeout", args.timeout, "> 0 seconds", args.timeout > 0),
+        ("--max-retries", args.max_retries, ">= 0", args.max_retries >= 0),  # -1: AssertionError traceback
+        ("--max-failures", args.max_failures, "in [0, 1]", 0 <= args.max_failures <= 1),
+    ):
+        if not ok:
+            raise SystemExit(f"lamm judge: {flag} must be {rule}, got {value:g}")
+    for run_dir in (args.run_a, args.run_b):
+        if not run_dir.is_dir():
+            raise SystemExit(f"lamm judge: {run_dir}: run folder not found")
     model, url = parse_target(target)
     client = ChatClient(
         model, url, timeout=args.timeout, max_retries=args.max_retries, concurrency=args.concurrency
@@ -71,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
     )
     out = args.out or args.run_a / f"judge_vs_{args.run_b.resolve().name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2), "utf-8")
+    tmp = temp_path(out)  # whole or not at all, even with two judges writing one report
+    tmp.write_text(json.dumps(result, indent=2), "utf-8")
+    os.replace(tmp, out)
     print(f"A = {args.run_a}   B = {args.run_b}   judge = {model}")
     print(format_table(result))
     reasons = Counter(
@@ -86,6 +101,13 @@ def run(args: argparse.Namespace) -> int:
         )
     print(f"report: {out}")
     o = result["overall"]
+    if not o["sampled"]:
+        print(
+            f"lamm judge: error: nothing was judged: no dataset has answers in both runs "
+            f"({'; '.join(d['error'] for d in result['datasets'].values() if 'error' in d)})",
+            file=sys.stderr,
+        )
+        return 1
     asked = o["sampled"] - o["missing"]
     lost = o["failed"] + o["unparsed"]
     if asked and lost / asked > args.max_failures:

@@ -143,6 +143,8 @@ def box_segments(text: str, dim: int = 2) -> list[str]:
     """
     k = {2: 4, 3: 6}[dim]
     nums, _ = _number_spans(text, k)
+    if any(not math.isfinite(v) for v, _, _ in nums):  # parse_numbers reads no box from such a text
+        return []
     groups = [nums[i : i + k] for i in range(0, len(nums), k)]
     spans = [(g[0][1], g[-1][2]) for g in groups]
     out = []

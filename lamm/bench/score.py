@@ -20,6 +20,7 @@ from lamm.bench.metrics3d import METRICS_3D
 from lamm.formats import FormatError, load_benchmark, media_file, read_answers
 from lamm.formats.answers import PLACEHOLDER_REASON, SKIPPED, answer_path, check_answer, is_placeholder
 from lamm.formats.benchmark import meta_path
+from lamm.formats.jsonio import iter_jsonl
 from lamm.protocol.datasets import DatasetSpec, datasets_2d, find_dataset
 
 PROTOCOLS = ("lamm", "lamm-v1")
@@ -123,6 +124,15 @@ def read_answer_file(path: str | Path, spec: DatasetSpec) -> list[dict[str, Any]
             answer_path(path, spec), f"no answers for {spec.key} (mode {spec.mode}) here; it holds: {held}"
         )
     return sorted(mine, key=lambda r: r.get("index", 0)) if all("index" in r for r in mine) else mine
+
+
+def _logged_datasets(answers: str | Path) -> set[str] | None:
+    """The ``dataset`` keys of a ``lamm eval`` run log (None for a folder or an untagged file)."""
+    path = Path(answers)
+    if path.suffix != ".jsonl" or not path.is_file():
+        return None
+    keys = {str(r["dataset"]) for r in iter_jsonl(path) if isinstance(r, dict) and "dataset" in r}
+    return keys or None
 
 
 def _finite(x: Any) -> Any:
@@ -256,19 +266,23 @@ def score_all(
     protocol: str = "lamm",
     on_error: str = "raise",
 ) -> dict[str, Any]:
-    """Every 2D dataset of ``mode`` from a folder of official answer files.
+    """Every 2D dataset of ``mode`` from a folder of official answer files or a ``lamm eval`` run log.
 
     For ``locating`` the overall binary metric is ``ACC = sum correct / sum total`` over VOC2012, LSP and
     FSC147 (v1's list); ``acc_jul23`` is the same over VOC2012 + LSP (jul23 dropped FSC147).
     """
     per: dict[str, Any] = {}
     skipped: list[dict[str, Any]] = []
+    logged = _logged_datasets(answers_dir)
     for spec in datasets_2d(mode):
-        path = Path(answers_dir) / spec.answer_file
-        if not path.is_file() and on_error == "skip":
-            skipped.append(
-                {"dataset": spec.name, "reason": f"answer file {path} not found", "file": str(path)}
-            )
+        path = answer_path(answers_dir, spec)
+        reason = None
+        if not path.is_file():
+            reason = f"answer file {path} not found"
+        elif logged is not None and spec.key not in logged:
+            reason = f"{path} holds no answers for {spec.key}"
+        if reason and on_error == "skip":
+            skipped.append({"dataset": spec.name, "reason": reason, "file": str(path)})
             continue
         res = score_dataset(benchmark_dir, spec, answers_dir, protocol=protocol, on_error=on_error)
         per[spec.name] = res

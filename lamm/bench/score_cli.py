@@ -3,7 +3,7 @@
 ``lamm score --benchmark-dir DIR --dataset NAME [--mode common|locating] --answers PATH
 [--protocol lamm-v1] [--json] [--on-error skip]``. With ``--json`` the last stdout line is one JSON
 object ``{"dataset", "mode", "metric", "value", "n", ...}``. ``--dataset all`` scores every 2D dataset of
-the mode from a folder of official answer files: per dataset only (no pooled ``n``), plus the overall
+the mode from a folder of official answer files (or a run log): per dataset only (no pooled ``n``), plus the overall
 ACC for ``locating``. ``--answers RUN/answers.jsonl`` (a ``lamm eval`` log) scores that dataset's rows.
 """
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lamm.formats.errors import FormatError
+from lamm.formats.jsonio import temp_path
 from lamm.formats.media import check_points, load_npy_points
 
 if TYPE_CHECKING:
@@ -237,8 +238,9 @@ def write_points_npy(path: str | Path, points: np.ndarray) -> Path:
     path = Path(path)
     check_points(points, path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npy")
-    np.save(tmp, np.ascontiguousarray(points, dtype=np.float32))
+    tmp = temp_path(path)  # unique: two converters writing one output never share a temp file
+    with tmp.open("wb") as fh:
+        np.save(fh, np.ascontiguousarray(points, dtype=np.float32))
     os.replace(tmp, path)
     return path
 

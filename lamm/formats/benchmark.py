@@ -194,7 +194,10 @@ def spec_for_file(path: str | Path) -> DatasetSpec | None:
 def load_benchmark(benchmark_dir: str | Path, spec: DatasetSpec) -> list[BenchRecord]:
     """Read and validate one dataset's meta file; errors name the file, record, id and field."""
     path = meta_path(benchmark_dir, spec)
-    return [check_bench_record(path, spec, i, rec) for i, rec in enumerate(read_json_array(path))]
+    records = [check_bench_record(path, spec, i, rec) for i, rec in enumerate(read_json_array(path))]
+    if not records:  # as `lamm data validate` says: nothing to evaluate is an error, not a 0/0 result
+        raise FormatError(path, "file holds no records")
+    return records
 
 
 def media_file(benchmark_dir: str | Path, record: BenchRecord, *, source: str | Path | None = None) -> Path:

@@ -137,6 +137,10 @@ class Config:
                 f"train.global_batch_size {t.global_batch_size} is not a multiple of "
                 f"train.micro_batch_size {t.micro_batch_size}"
             )
+        if t.max_steps is not None and t.max_steps < 1:  # -3 once "trained" 0 steps and exited 0
+            raise ConfigError(f"train.max_steps (--max-steps) must be >= 1, got {t.max_steps}")
+        if t.epochs <= 0:
+            raise ConfigError(f"train.epochs must be > 0, got {t.epochs}")
         _choice("train.schedule", t.schedule, ("linear", "cosine", "constant"))
         _choice("train.warmup_shape", t.warmup_shape, ("log", "linear"))
         _choice("train.precision", t.precision, ("auto", "bf16", "fp16", "fp32"))
@@ -269,6 +273,9 @@ def load_config(source: str | Path | dict[str, Any], overrides: list[str] = ()) 
             data = yaml.safe_load(Path(source).read_text("utf-8")) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:  # missing, a folder, unreadable, not text
+            reason = "file not found" if isinstance(exc, FileNotFoundError) else exc.__class__.__name__
+            raise ConfigError(f"{source}: cannot read the training config ({reason})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: a training config must be a mapping")
     data = apply_overrides(data, list(overrides))

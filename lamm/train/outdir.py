@@ -92,13 +92,41 @@ def resume_changes(checkpoint: Path, cfg: Config) -> list[str]:
     ]
 
 
+DATA_FINGERPRINT = "data_fingerprint.json"
+
+
+def data_fingerprint(cfg: Config) -> list[list[str]]:
+    """Per ``data.files`` entry, the SHA-256 of its contents (paths may move; contents may not)."""
+    return [[f.path, _sha256(f.path) if os.path.isfile(f.path) else "missing"] for f in cfg.data.files]
+
+
+def data_changes(checkpoint: Path, cfg: Config) -> list[str]:
+    """``data.files`` entries whose contents differ from the ones ``checkpoint`` was trained on (a
+    checkpoint written before the fingerprint existed has none to compare)."""
+    f = checkpoint / DATA_FINGERPRINT
+    if not f.is_file():
+        return []
+    try:
+        old = [h for _, h in json.loads(f.read_text("utf-8"))]
+    except (OSError, ValueError, TypeError):
+        return [f"{f} is unreadable"]
+    new = data_fingerprint(cfg)
+    if len(old) != len(new):
+        return [f"data.files: {len(old)} file(s) -> {len(new)}"]
+    return [
+        f"data.files[{i}] {path}: its contents changed"
+        for i, (h, (path, n)) in enumerate(zip(old, new))
+        if h != n
+    ]
+
+
 def check_resume_settings(checkpoint: Path, cfg: Config) -> None:
-    changes = resume_changes(checkpoint, cfg)
+    changes = resume_changes(checkpoint, cfg) + data_changes(checkpoint, cfg)
     if changes:
         raise ConfigError(
             f"--resume {checkpoint}: these settings differ from the ones it was trained with: "
             + "; ".join(changes)
-            + ". A resume continues the same run: drop those overrides, or train into a new --out "
+            + ". A resume continues the same run: undo those changes, or train into a new --out "
             "(or --overwrite) with the new settings"
         )
 

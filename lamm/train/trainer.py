@@ -338,6 +338,7 @@ class Trainer:
         self.out = Path(cfg.out_dir)
         self.progress = progress
         self.lock: FolderLock | None = None
+        self._data_fp: list[list[str]] | None = None
         if cfg.train.wandb:
             _require_wandb()
         if cfg.train.num_threads:
@@ -415,6 +416,8 @@ class Trainer:
         from lamm.model.checkpoint import resolve_checkpoint
 
         path = resolve_checkpoint(resume)  # checkpoints/final or latest name a step-N folder
+        if not path.exists():
+            raise ConfigError(f"--resume-from {path}: no such checkpoint folder")
         if not (path / DONE_MARK).is_file():
             raise ConfigError(f"--resume {path}: not a complete checkpoint (no {DONE_MARK} file)")
         return path
@@ -696,6 +699,9 @@ class Trainer:
             if self.env.is_main:
                 save_trainable(self.model, path, tokenizer=self.tokenizer)
                 self.cfg.save(path / "train_config.yaml")
+                if self._data_fp is None:  # hashed once per run, when the first checkpoint is written
+                    self._data_fp = O.data_fingerprint(self.cfg)
+                (path / O.DATA_FINGERPRINT).write_text(json.dumps(self._data_fp, indent=1), "utf-8")
         D.barrier()
         torch.save(rng_state(), path / f"rng-rank{self.env.rank}.pt")
         if self.engine is not None:
@@ -755,7 +761,12 @@ class Trainer:
                 if self.scaler is not None and "scaler" in state:
                     self.scaler.load_state_dict(state["scaler"])
         rng_file = path / f"rng-rank{self.env.rank}.pt"
-        if rng_file.is_file() and state["world_size"] == self.world:
+        if state["world_size"] == self.world and not rng_file.is_file():
+            raise ConfigError(
+                f"--resume {path}: {rng_file.name} is missing, so the run cannot continue exactly (its "
+                "random streams are lost); the checkpoint is damaged: resume from an earlier one"
+            )
+        if state["world_size"] == self.world:
             set_rng_state(_load_state(rng_file))
         elif self.env.is_main:
             print(f"[lamm train] resuming on {self.world} processes (saved on {state['world_size']}): "

@@ -9,6 +9,7 @@ code and writes ``results.json`` with the provenance of the run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import random
@@ -24,7 +25,7 @@ from typing import Any
 from lamm.bench.eval import prompts as P
 from lamm.bench.eval import sharding
 from lamm.bench.eval.adapters import Adapter, GenFailure, GenRequest, build_adapter
-from lamm.bench.eval.store import ANSWERS, AnswerStore
+from lamm.bench.eval.store import ANSWERS, ERRORS, PARTS, AnswerStore
 from lamm.bench.provenance import identify_benchmark, training_provenance
 from lamm.formats.answers import PLACEHOLDER_REASON, placeholder, write_official_answers
 from lamm.formats.benchmark import BenchRecord, load_benchmark, media_file, meta_path
@@ -209,7 +210,15 @@ def answer_batch(
 
 
 def _answer_row(spec: DatasetSpec, rec: BenchRecord, text: Any, prompt: list[str]) -> dict[str, Any]:
-    return {"dataset": spec.key, "index": rec.index, "id": rec.json_id, "text": text, "prompt": prompt}
+    return {"dataset": spec.key, "index": rec.index, "id": rec.json_id, "text": text, "prompt": prompt,
+            "query_sha": query_digest(spec, rec)}  # fmt: skip
+
+
+def query_digest(spec: DatasetSpec, rec: BenchRecord) -> str:
+    """What a record asked (its first-pass system message and queries): a logged answer is reused on
+    resume only for the same question, whatever the adapter rendered around it."""
+    asked = [[p.system, p.query] for p in P.first_prompts(spec, rec)]
+    return hashlib.sha256(json.dumps(asked).encode("utf-8")).hexdigest()[:16]
 
 
 def _error_row(exc: RecordFailed) -> dict[str, Any]:
@@ -356,11 +365,18 @@ def answer_settings(cfg: EvalConfig) -> dict[str, Any]:
     return options
 
 
+def holds_answers(out: Path) -> bool:
+    """Whether a run folder holds any answer or failed record (its ``run.json`` alone is no claim: a run
+    that stopped before answering, e.g. at a missing meta file, leaves the folder free)."""
+    logs = [out / ANSWERS, out / ERRORS, *(out / PARTS).glob("*.jsonl")]
+    return any(p.is_file() and p.stat().st_size > 0 for p in logs)
+
+
 def _check_run_dir(cfg: EvalConfig) -> None:
     """Refuse to mix two models' answers, or answers decoded differently, in one run folder."""
     info = cfg.out / RUN_INFO
     options = answer_settings(cfg)
-    if info.is_file():
+    if info.is_file() and holds_answers(cfg.out):
         prev = json.loads(info.read_text("utf-8"))
         if prev.get("model") != cfg.model:
             raise ValueError(
@@ -385,7 +401,7 @@ def _check_run_dir(cfg: EvalConfig) -> None:
 def _record_run(cfg: EvalConfig) -> None:
     """Write ``run.json`` once the adapter is built, so a spec that fails to load claims no folder."""
     info = cfg.out / RUN_INFO
-    if not info.is_file():
+    if not info.is_file() or not holds_answers(cfg.out):
         cfg.out.mkdir(parents=True, exist_ok=True)
         info.write_text(
             json.dumps(
@@ -412,6 +428,16 @@ def check_log(cfg: EvalConfig, spec: DatasetSpec, records: list[BenchRecord], do
                 log, f"{spec.key}: logged answer id {row.get('id')!r} does not match meta record id "
                 f"{records[index].id!r} at index {index}; this run folder belongs to another benchmark, "
                 "choose another --out", index=index,
+            )  # fmt: skip
+        try:
+            asked = query_digest(spec, records[index])
+        except ValueError:  # a malformed query: the run itself reports it by name
+            continue
+        if row.get("query_sha", asked) != asked:  # rows logged before query_sha existed: not compared
+            raise FormatError(
+                log, f"{spec.key}: the logged answer for record {index} (id {row.get('id')!r}) was given to "
+                "another question than the meta file asks now (the meta file changed since); choose "
+                "another --out to answer it again", index=index,
             )  # fmt: skip
 
 

@@ -53,9 +53,11 @@ def run(args: argparse.Namespace) -> int:
                         ("tokens_per_minute", args.tpm), ("api_key_env", args.api_key_env)):  # fmt: skip
         if value is not None:
             setattr(g, attr, value)
-    if args.limit is not None and args.limit < 1:
-        print("lamm data build: --limit must be >= 1", file=sys.stderr)
-        return 2
+    for flag, value, least in (("--limit", args.limit, 1), ("--concurrency", args.concurrency, 1),
+                               ("--rpm", args.rpm, 0), ("--tpm", args.tpm, 0)):  # fmt: skip
+        if value is not None and value < least:  # --concurrency 0 was a raw ValueError traceback
+            print(f"lamm data build: {flag} must be >= {least}, got {value:g}", file=sys.stderr)
+            return 2
     if g.type == "llm" and not g.model:
         print(
             "lamm data build: the llm generator needs --model (or generator.model in the recipe)",

@@ -247,8 +247,10 @@ class Builder:
             raise FormatError(
                 self.out, "holds an earlier build; pass --resume to continue it or choose another --out"
             )
+        kept: dict[str, Any] = {}
         if started and state_path.is_file():
             old = json.loads(state_path.read_text("utf-8"))
+            kept = {k: old[k] for k in ("source_files",) if k in old}  # checked once the sources load
             same = old.get("recipe_sha256") == fp["recipe_sha256"]
             if "settings" not in old:
                 same = old == self._fingerprint(legacy=True)
@@ -259,7 +261,29 @@ class Builder:
                     f"changed since the build in this folder: {'; '.join(changed)} (a resume must produce what the "
                     "build started; --base-url, --concurrency, --rpm/--tpm may change); use a new --out",
                 )
-        state_path.write_text(json.dumps(fp, indent=2), "utf-8")
+        state_path.write_text(json.dumps({**fp, **kept}, indent=2), "utf-8")
+
+    def _check_sources(self, source_info: list[dict[str, Any]]) -> None:
+        """A resume refuses source files (annotations) whose contents changed since the build started:
+        its finished samples were made from the old ones. The first run records their SHA-256."""
+        state_path = self.out / STATE
+        state = json.loads(state_path.read_text("utf-8"))
+        files = {s["name"]: {f["path"]: f["sha256"] for f in s["files"]} for s in source_info}
+        old = state.get("source_files")
+        if old is not None and old != files:
+            changed = [
+                f"{name}: {path}"
+                for name in sorted(set(old) | set(files))
+                for path in sorted(set(old.get(name, {})) | set(files.get(name, {})))
+                if old.get(name, {}).get(path) != files.get(name, {}).get(path)
+            ] or ["the sources"]
+            raise FormatError(
+                self.out,
+                f"source files changed since the build in this folder: {', '.join(changed)} (a resume must "
+                "produce what the build started); use a new --out",
+            )
+        state["source_files"] = files
+        state_path.write_text(json.dumps(state, indent=2), "utf-8")
 
     def _done(self) -> tuple[dict[str, dict], dict[str, dict]]:
         samples: dict[str, dict] = {}
@@ -339,6 +363,7 @@ class Builder:
                 items = items[: self.limit]
             source_info.append(self._source_info(spec, items, files))
             items_by_source[spec.name] = self._check_media(items)
+        self._check_sources(source_info)
         jobs, warnings = make_jobs(self.recipe, items_by_source)
         for w in warnings:
             print(f"lamm data build: warning: {w}", file=sys.stderr)

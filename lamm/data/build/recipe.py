@@ -118,6 +118,8 @@ def load_recipe(path: str | Path) -> Recipe:
         raw = yaml.safe_load(path.read_text("utf-8"))
     except yaml.YAMLError as exc:
         raise FormatError(path, f"malformed YAML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:  # unreadable, or not text (a binary file)
+        raise FormatError(path, f"cannot read the recipe ({exc.__class__.__name__})") from None
     if not isinstance(raw, dict):
         raise FormatError(path, "a recipe must be a mapping")
     unknown = set(raw) - {"name", "seed", "data_root", "sources", "generator", "postprocess"}
