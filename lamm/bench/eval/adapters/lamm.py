@@ -117,7 +117,7 @@ class LammAdapter(Adapter):
         for r in requests:
             if r.media is not None and r.modality != self.model.modality:
                 raise ValueError(
-                    f"{self.spec} is a {self.model.modality} model and cannot answer {r.modality} records"
+                    f"{self.spec} is a model of {self.model.modality} media and cannot answer {r.modality} records"
                 )
             media = self.preprocess(str(r.media)) if r.media is not None else None
             items.append(GenItem(media, r.system, r.query))
