@@ -191,7 +191,8 @@ def main() -> int:
     bench = build(workdir, args.scale)
     print(f"benchmark + answers ready in {time.perf_counter() - t:.1f} s at {workdir}")
 
-    from lamm.bench import labels, score
+    from lamm.bench import score
+    from lamm.metrics import labels
 
     times, cpus, results = [], [], {}
     for r in range(args.runs):

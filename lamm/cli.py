@@ -13,7 +13,7 @@ COMMANDS: dict[str, str | dict[str, str]] = {
     "data": {
         "mini": "lamm.data.mini.cli",
         "validate": "lamm.formats.validate_cli",
-        "build": "lamm.data.build.cli",
+        "build": "lamm.data.construct.cli",
         "stats": "lamm.data.stats",
         "convert-pcl": "lamm.data.pointcloud_cli",
     },

@@ -122,8 +122,8 @@ def test_trains_a_few_steps_with_the_tiny_preset(built, tmp_path):
 
 
 def test_postprocess_filters_dedups_and_splits():
-    from lamm.data.build.postprocess import is_language, postprocess
-    from lamm.data.build.recipe import PostSpec
+    from lamm.data.construct.postprocess import is_language, postprocess
+    from lamm.data.construct.recipe import PostSpec
 
     def rec(media: str, answer: str) -> dict:
         return {"id": media, "image": media, "task_type": "conversation",

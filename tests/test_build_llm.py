@@ -16,9 +16,9 @@ import pytest
 from build_fixtures import bamboo, coco, scannet, write_recipe
 from servers.chat_stub import ChatStub, request_key
 
-from lamm.data.build.generate_llm import ParseError, parse_description, parse_dialogue
-from lamm.data.build.llm import LLMClient, LLMError, RateLimiter
-from lamm.data.build.validate import check_conversation
+from lamm.data.construct.generate_llm import ParseError, parse_description, parse_dialogue
+from lamm.data.construct.llm import LLMClient, LLMError, RateLimiter
+from lamm.data.construct.validate import check_conversation
 
 SOURCES = """
   - {name: coco, type: coco, root: coco, captions: annotations/captions.json, instances: annotations/instances.json,

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from build_fixtures import make_all, write_recipe
 
-from lamm.data.build.context import build_context
-from lamm.data.build.recipe import SourceSpec, load_recipe
-from lamm.data.build.sources import load_source
-from lamm.data.build.tasks import task_ann
+from lamm.data.construct.context import build_context
+from lamm.data.construct.recipe import SourceSpec, load_recipe
+from lamm.data.construct.sources import load_source
+from lamm.data.construct.tasks import task_ann
 from lamm.formats.errors import FormatError
 
 

@@ -160,7 +160,7 @@ def test_helpers_and_errors() -> None:
 
 def test_official_parsers_read_every_response() -> None:
     """The project's implementation of the official parsers recovers the annotation from each response."""
-    from lamm.bench import parse as P
+    from lamm.metrics import parse as P
 
     for seed in range(30):
         rng = np.random.default_rng(seed)
@@ -201,8 +201,8 @@ def test_vqa_two_pass_training_layout_scores_as_official(dataset: str) -> None:
     eval runner's own two-pass prompt code, give the exact second prompt and a stored answer the official
     matcher scores by its text step: right for the gold option, wrong for any other."""
     from lamm.bench.eval.prompts import assemble, second_prompts
-    from lamm.bench.parse import Parsed, match_option
     from lamm.formats.benchmark import BenchRecord
+    from lamm.metrics.parse import Parsed, match_option
     from lamm.protocol.datasets import find_dataset
 
     is3d = dataset.startswith("Scan")

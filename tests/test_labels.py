@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from lamm.bench import labels as L
+from lamm.metrics import labels as L
 
 
 def test_nltk_self_checks():
@@ -67,7 +67,7 @@ def test_missing_wordnet_error_says_how(tmp_path):
     code = (
         "import nltk.data, sys\n"
         "nltk.data.path[:] = []\n"
-        "from lamm.bench import labels as L\n"
+        "from lamm.metrics import labels as L\n"
         "L.find_wordnet_dir = lambda: None\n"
         "try:\n    L.wordnet()\nexcept L.WordNetMissing as e:\n    print(e); sys.exit(3)\n"
     )

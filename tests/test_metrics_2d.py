@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from lamm.bench import metrics2d as M
-from lamm.bench.cider import cider_d
+from lamm.metrics import metrics2d as M
+from lamm.metrics.cider import cider_d
 
 
 def items(rows, size=(100, 50)):

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from lamm.bench import metrics3d as M
-from lamm.bench.metrics2d import Context, Item
+from lamm.metrics import metrics3d as M
+from lamm.metrics.metrics2d import Context, Item
 
 
 def items(rows):

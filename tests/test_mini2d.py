@@ -235,7 +235,7 @@ def test_oracle_answers_score_perfectly(world: Path) -> None:
 
 def test_labels_distinguishable_by_the_official_matcher() -> None:
     """Each class name is matched by its own canonical answer and by no other class's."""
-    from lamm.bench.labels import classification_acc
+    from lamm.metrics.labels import classification_acc
 
     for classes, fmt in ((R.SHAPES, "The category is {}."), (tuple(R.HAIR), "The hair color is {}.")):
         for gt in classes:

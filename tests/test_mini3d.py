@@ -145,7 +145,7 @@ def test_scanqa_options_and_oracle_scores(world: Path) -> None:
 
 
 def test_primitive_labels_match_the_official_matcher() -> None:
-    from lamm.bench.labels import classification_acc
+    from lamm.metrics.labels import classification_acc
 
     for gt in W3.PRIMITIVES:
         for other in W3.PRIMITIVES:

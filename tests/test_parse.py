@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from lamm.bench import parse as P
+from lamm.metrics import parse as P
 
 
 def test_scanner_reads_brackets_commas_spaces():

@@ -15,7 +15,6 @@ from eval_helpers import EchoAdapter, make_benchmark_2d
 from train_helpers import make_base, make_instruct
 
 from lamm.bench.eval.runner import EvalConfig, evaluate, select_datasets
-from lamm.bench.intervals import interval, normal_mean, wilson
 from lamm.bench.report import (
     REFERENCE,
     display_value,
@@ -27,6 +26,7 @@ from lamm.bench.report import (
 )
 from lamm.cli import main
 from lamm.data.mini import build_mini
+from lamm.metrics.intervals import interval, normal_mean, wilson
 
 MINI_SETS = "CIFAR10,FSC147,CelebA(Smile),SQAimage"
 

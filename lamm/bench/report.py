@@ -3,7 +3,7 @@
 Runs are grouped by the benchmark they evaluated (:mod:`lamm.bench.provenance`): LAMM-Mini and the real
 LAMM-Benchmark never share a leaderboard or a chart, and the paper's published zero-shot numbers are
 reference rows only beside runs on the real benchmark. Per benchmark: a leaderboard with 95% confidence
-intervals (:mod:`lamm.bench.intervals`), the trivial baseline of every dataset that has one (a baseline
+intervals (:mod:`lamm.metrics.intervals`), the trivial baseline of every dataset that has one (a baseline
 run of the group, else computed here from the benchmark files), a radar and a bar chart with error bars.
 Then the runs' provenance, training curves of models trained by ``lamm train`` (checkpoint ->
 ``train_log.jsonl``), per-dataset detail (metric, interval, parse failures, skipped records and why) and
@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from lamm.bench import report_plots as plots
-from lamm.bench.intervals import interval, wilson
 from lamm.bench.provenance import describe, identify_benchmark, training_provenance
 from lamm.formats.benchmark import load_benchmark, media_file
+from lamm.metrics.intervals import interval, wilson
 from lamm.protocol.datasets import DATASETS, DatasetSpec, find_dataset
 
 # Published zero-shot numbers (percent; FSC147 is MAE, lower is better; None = "Failed" in the paper).

@@ -15,12 +15,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from lamm.bench.metrics2d import METRICS_2D, Context, Item, Outcome
-from lamm.bench.metrics3d import METRICS_3D
 from lamm.formats import FormatError, load_benchmark, media_file, read_answers
 from lamm.formats.answers import PLACEHOLDER_REASON, SKIPPED, answer_path, check_answer, is_placeholder
 from lamm.formats.benchmark import meta_path
 from lamm.formats.jsonio import iter_jsonl
+from lamm.metrics.metrics2d import METRICS_2D, Context, Item, Outcome
+from lamm.metrics.metrics3d import METRICS_3D
 from lamm.protocol.datasets import DatasetSpec, datasets_2d, find_dataset
 
 PROTOCOLS = ("lamm", "lamm-v1")
@@ -143,7 +143,7 @@ def _versions() -> dict[str, str]:
     import nltk
 
     from lamm import __version__
-    from lamm.bench import labels
+    from lamm.metrics import labels
 
     v = {"lamm": __version__, "nltk": nltk.__version__}
     if labels.wordnet.cache_info().currsize:

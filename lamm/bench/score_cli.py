@@ -54,8 +54,8 @@ def _human(res: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lamm.bench.labels import WordNetMissing
     from lamm.bench.score import resolve_spec, score_all, score_dataset
+    from lamm.metrics.labels import WordNetMissing
 
     try:
         if args.dataset == "all":

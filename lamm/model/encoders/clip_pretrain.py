@@ -35,9 +35,9 @@ import torch
 import torch.nn.functional as F
 from transformers import CLIPVisionConfig, CLIPVisionModel
 
-from lamm.bench.parse import box_segments, parse_boxes
 from lamm.formats.jsonio import read_json_array
 from lamm.formats.paths import data_root, resolve_media
+from lamm.metrics.parse import box_segments, parse_boxes
 from lamm.model.encoders.clip import CLIP_MEAN, CLIP_STD, ClipPreprocessor
 
 # Loss weights (docs/training.md, session 4): the per-patch object class (softmax) carries shape learning;

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from lamm.data.build.sources import (
+from lamm.data.construct.sources import (
     IMAGE_EXTS,
     Item,
     image_size,

@@ -160,7 +160,7 @@ def box_labels(text: str, labels: list[str], dim: int = 2) -> list[list[str]]:
     """Per parsed box, the ``labels`` that the official label matcher finds in its :func:`box_segments`
     segment, or, when the segment names none, in the whole text (labels written after the boxes, one
     label for several boxes). For the standard AP metrics; LAMM's own metrics check the whole text."""
-    from lamm.bench.labels import answer_lemmas, label_candidates
+    from lamm.metrics.labels import answer_lemmas, label_candidates
 
     def named(t: str) -> list[str]:
         lemmas = answer_lemmas(t)
@@ -300,7 +300,7 @@ def parse_smile(text: str) -> Parsed:
 
     ``isn't`` tokenises to ``is`` + ``n't`` and so counts as smiling, as officially.
     """
-    from lamm.bench.labels import content_tokens
+    from lamm.metrics.labels import content_tokens
 
     low = text.lower()
     if "no" not in low:  # exact shortcut: a "no"/"not" token needs "no" in the text ("cannot" has it)
@@ -318,7 +318,7 @@ def parse_label(gt: str, text: str, label_set: tuple[str, ...] | None = None) ->
     ``failed``: the answer names none of the dataset's labels (``label_set``), or without a label set,
     no word of the answer is known to WordNet.
     """
-    from lamm.bench.labels import answer_lemmas, label_candidates
+    from lamm.metrics.labels import answer_lemmas, label_candidates
 
     cands, rule = label_candidates(gt)
     lemmas = answer_lemmas(text)

@@ -42,8 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lamm.data.build.pipeline import Builder
-    from lamm.data.build.recipe import load_recipe
+    from lamm.data.construct.pipeline import Builder
+    from lamm.data.construct.recipe import load_recipe
     from lamm.formats.lock import FolderLocked
 
     recipe = load_recipe(args.recipe)

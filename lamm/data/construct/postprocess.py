@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from lamm.data.build.recipe import PostSpec
+from lamm.data.construct.recipe import PostSpec
 
 _LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)

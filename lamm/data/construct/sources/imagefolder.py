@@ -11,7 +11,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from lamm.data.build.sources import IMAGE_EXTS, Item, rel_media, require_dir, require_file
+from lamm.data.construct.sources import IMAGE_EXTS, Item, rel_media, require_dir, require_file
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import read_json
 

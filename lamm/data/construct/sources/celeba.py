@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lamm.data.build.sources import Item, rel_media, require_dir, require_file
+from lamm.data.construct.sources import Item, rel_media, require_dir, require_file
 from lamm.formats.errors import FormatError
 
 HAIR = {"Black_Hair": "black", "Blond_Hair": "blond", "Brown_Hair": "brown", "Gray_Hair": "gray"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lamm.data.build.sources import Item
+from lamm.data.construct.sources import Item
 
 MAX_OBJECTS = 30
 MAX_RELATIONS = 8

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lamm.data.build.sources import Item, norm_box, rel_media, require_dir
+from lamm.data.construct.sources import Item, norm_box, rel_media, require_dir
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import read_json
 

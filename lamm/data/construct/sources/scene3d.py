@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from lamm.data.build.sources import Item, r3, rel_media, require_dir
+from lamm.data.construct.sources import Item, r3, rel_media, require_dir
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import read_json
 

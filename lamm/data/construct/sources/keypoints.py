@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from lamm.data.build.sources import Item, image_size, norm_point, rel_media, require_dir, require_file
+from lamm.data.construct.sources import Item, image_size, norm_point, rel_media, require_dir, require_file
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import read_json
 

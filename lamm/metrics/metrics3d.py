@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from lamm.bench import parse as P
-from lamm.bench.metrics2d import V1, Context, Item, Outcome, _div, sample, vqa
+from lamm.metrics import parse as P
+from lamm.metrics.metrics2d import V1, Context, Item, Outcome, _div, sample, vqa
 
 
 def corners(box: tuple[float, ...]) -> tuple[list[float], list[float]]:

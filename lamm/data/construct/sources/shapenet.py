@@ -11,8 +11,8 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from lamm.data.build.sources import Item, rel_media, require_dir, require_file
-from lamm.data.build.sources.imagefolder import _knowledge
+from lamm.data.construct.sources import Item, rel_media, require_dir, require_file
+from lamm.data.construct.sources.imagefolder import _knowledge
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import read_json
 

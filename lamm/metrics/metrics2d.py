@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lamm.bench import parse as P
+from lamm.metrics import parse as P
 
 V1 = "lamm-v1"
 
@@ -170,10 +170,10 @@ def _bleu4(refs: list[list[str]], hyp: list[str]) -> float:
 def flickr30k(items: list[Item], ctx: Context) -> Outcome:
     """BLEU-4 x100: best sentence_bleu over the answer's ``.``-pieces; refs with ``.`` removed.
 
-    Also CIDEr-D (pycocoevalcap's formula, own tokenizer; see ``lamm.bench.cider``) of the whole
+    Also CIDEr-D (pycocoevalcap's formula, own tokenizer; see ``lamm.metrics.cider``) of the whole
     parsed answer against the references, as the standard caption metric.
     """
-    from lamm.bench.cider import cider_d
+    from lamm.metrics.cider import cider_d
 
     rows, cands, refs_all = [], [], []
     for it in items:
@@ -196,10 +196,10 @@ def voc_detection(items: list[Item], ctx: Context) -> Outcome:
     """Recall@0.5 with a label check: a gt object counts if the label matcher finds its label in the
     whole text and any parsed box has IoU > 0.5 with it; divided by the number of gt objects.
 
-    Also COCO AP@0.5 (``lamm.bench.coco_ap``): class-aware (a box takes the labels the matcher finds in
+    Also COCO AP@0.5 (``lamm.metrics.coco_ap``): class-aware (a box takes the labels the matcher finds in
     the text written before it, else those of the whole text) and class-agnostic.
     """
-    from lamm.bench.coco_ap import voc_ap50
+    from lamm.metrics.coco_ap import voc_ap50
 
     rows, correct, total, parsed = [], 0, 0, []
     for it in items:

@@ -21,13 +21,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lamm.data.build.generate_template import supports, template_conversation
-from lamm.data.build.recipe import KINDS, Recipe, SourceSpec
-from lamm.data.build.sources import Item, load_source
-from lamm.data.build.tasks import task_ann
-from lamm.data.build.validate import check_conversation
 from lamm.data.c4 import c4_conversation, non_finite
 from lamm.data.c4 import task_type as c4_task_type
+from lamm.data.construct.generate_template import supports, template_conversation
+from lamm.data.construct.recipe import KINDS, Recipe, SourceSpec
+from lamm.data.construct.sources import Item, load_source
+from lamm.data.construct.tasks import task_ann
+from lamm.data.construct.validate import check_conversation
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import iter_jsonl, temp_path, write_json_official
 from lamm.formats.lock import FolderLock
@@ -310,7 +310,7 @@ class Builder:
         return self.client
 
     def _llm_job(self, job: Job):
-        from lamm.data.build.generate_llm import llm_conversation
+        from lamm.data.construct.generate_llm import llm_conversation
 
         g = self.recipe.generator
         params = {"temperature": g.temperature, "top_p": g.top_p, "max_tokens": g.max_tokens}
@@ -440,8 +440,8 @@ class Builder:
     def finalize(
         self, jobs: list[Job], source_info: list, warnings: list[str], seconds: float
     ) -> dict[str, Any]:
-        from lamm.data.build.postprocess import postprocess
-        from lamm.data.build.prompts import versions
+        from lamm.data.construct.postprocess import postprocess
+        from lamm.data.construct.prompts import versions
 
         samples, rejects = self._done()
         by_key = {j.key: j for j in jobs}

@@ -8,10 +8,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from lamm.data.build.context import build_context
-from lamm.data.build.prompts import DESCRIBE_2D, DESCRIBE_3D, PROMPTS
-from lamm.data.build.sources import Item
-from lamm.data.build.validate import check_conversation
+from lamm.data.construct.context import build_context
+from lamm.data.construct.prompts import DESCRIBE_2D, DESCRIBE_3D, PROMPTS
+from lamm.data.construct.sources import Item
+from lamm.data.construct.validate import check_conversation
 from lamm.llm_client import LLMClient, LLMError
 
 ROLE = re.compile(

@@ -53,7 +53,7 @@ def coco_ap50(
 def voc_ap50(items: list, boxes: list[list[tuple[float, ...]]]) -> dict[str, float | None]:
     """``ap50`` (class-aware) and ``ap50_agnostic`` for VOC2012 detection items and their boxes, which
     must be ``parse_boxes(item.text).value`` (each box's label is read from its segment of the text)."""
-    from lamm.bench.parse import box_labels
+    from lamm.metrics.parse import box_labels
 
     labels = sorted({o["label"] for it in items for o in it.rec["object"]})
     cat = {lab: i + 1 for i, lab in enumerate(labels)}

@@ -17,17 +17,17 @@ from lamm.formats.errors import FormatError
 
 # source type -> module exposing ``load(spec, data_root) -> (items, annotation_files)``
 SOURCE_TYPES: dict[str, str] = {
-    "coco": "lamm.data.build.sources.coco",
-    "voc": "lamm.data.build.sources.voc",
-    "imagefolder": "lamm.data.build.sources.imagefolder",
-    "fsc147": "lamm.data.build.sources.counting",
-    "locount": "lamm.data.build.sources.counting",
-    "textvqa": "lamm.data.build.sources.textvqa",
-    "lsp": "lamm.data.build.sources.keypoints",
-    "coco_keypoints": "lamm.data.build.sources.keypoints",
-    "celeba": "lamm.data.build.sources.celeba",
-    "scene3d": "lamm.data.build.sources.scene3d",
-    "shapenet": "lamm.data.build.sources.shapenet",
+    "coco": "lamm.data.construct.sources.coco",
+    "voc": "lamm.data.construct.sources.voc",
+    "imagefolder": "lamm.data.construct.sources.imagefolder",
+    "fsc147": "lamm.data.construct.sources.counting",
+    "locount": "lamm.data.construct.sources.counting",
+    "textvqa": "lamm.data.construct.sources.textvqa",
+    "lsp": "lamm.data.construct.sources.keypoints",
+    "coco_keypoints": "lamm.data.construct.sources.keypoints",
+    "celeba": "lamm.data.construct.sources.celeba",
+    "scene3d": "lamm.data.construct.sources.scene3d",
+    "shapenet": "lamm.data.construct.sources.shapenet",
 }
 
 

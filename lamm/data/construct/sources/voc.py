@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from lamm.data.build.sources import Item, norm_box, rel_media, require_dir
+from lamm.data.construct.sources import Item, norm_box, rel_media, require_dir
 from lamm.formats.errors import FormatError
 
 

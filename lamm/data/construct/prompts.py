@@ -1,7 +1,7 @@
 """Our system messages and few-shot examples for C1-C3 (LLM generator). VERSIONED: any change to a
 text below must bump its ``version``; the manifest records version + SHA-256 of what was sent.
 
-The context format is ``lamm.data.build.context.build_context``. Replies: C1/C2 as ``Human:``/``GPT:``
+The context format is ``lamm.data.construct.context.build_context``. Replies: C1/C2 as ``Human:``/``GPT:``
 lines; C3 as plain paragraphs.
 """
 
