@@ -12,14 +12,14 @@ import pytest
 from plyfile import PlyData, PlyElement
 
 from lamm.cli import main
-from lamm.data.pointcloud import (
+from lamm.formats import FormatError
+from lamm.formats.pointcloud import (
     PointCloudPreprocessor,
     height_feature,
     load_points,
     normalize_color,
     sample_points,
 )
-from lamm.formats import FormatError
 
 XYZ = np.array([[0.0, 0.5, 1.0], [1.25, -2.0, 0.0], [3.0, 4.0, 5.5]])
 RGB = np.array([[255, 0, 10], [1, 2, 3], [128, 64, 32]], dtype=np.uint8)
@@ -184,7 +184,7 @@ def test_seeded_sampling_rules():
 
 def test_sampling_is_stable_across_processes_without_torch():
     code = (
-        "import sys, numpy as np; from lamm.data.pointcloud import sample_points;"
+        "import sys, numpy as np; from lamm.formats.pointcloud import sample_points;"
         "print(sample_points(np.arange(1000)[:, None].repeat(3, 1), 5, seed=7, key='a.npy')[:, 0].tolist());"
         "assert 'torch' not in sys.modules  # reading/sampling never needs torch"
     )

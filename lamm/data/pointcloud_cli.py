@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lamm.data.pointcloud import SUFFIXES, load_points, write_points_npy
 from lamm.formats.errors import FormatError
+from lamm.formats.pointcloud import SUFFIXES, load_points, write_points_npy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -121,7 +121,7 @@ def check_media(benchmark_dir: Path, spec: DatasetSpec, record: BenchRecord) -> 
         elif path.suffix == ".npy":
             load_npy_points(path)
         else:
-            from lamm.data.pointcloud import load_points  # .ply, .pcd, .xyz, .txt
+            from lamm.formats.pointcloud import load_points  # .ply, .pcd, .xyz, .txt
 
             load_points(path)
     except FormatError as exc:

@@ -1,6 +1,6 @@
 """LAMM-Mini 3D scenes: primitive objects on a floor, as point clouds in the official ScanNet layout.
 
-Axes (as ``lamm.data.pointcloud``): metres, z up, floor at z = 0; seen from the viewer, +x is right and
+Axes (as ``lamm.formats.pointcloud``): metres, z up, floor at z = 0; seen from the viewer, +x is right and
 +y is away (so "left of" = smaller x, "behind" = larger y). Objects are axis-aligned; their boxes are
 ``[cx, cy, cz, dx, dy, dz]`` (centre, full extents), the official 3D box layout. Points are sampled
 uniformly on each primitive's surface (area-weighted), with Gaussian noise of ``NOISE`` metres, and

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lamm.data.pointcloud import PointCloudPreprocessor
+from lamm.formats.pointcloud import PointCloudPreprocessor
 from lamm.model.encoders import MediaEncoder, register_encoder
 from lamm.model.encoders.pcl_ops import fps_start_indices, group_points
 
@@ -83,7 +83,7 @@ class PointCloudEncoderConfig:
     use_color: bool = False
     use_height: bool = False
     sample_seed: int = 0  # point sampling seed (the draw depends on this seed and the file name only)
-    color_mode: str = "official"  # see lamm.data.pointcloud.normalize_color
+    color_mode: str = "official"  # see lamm.formats.pointcloud.normalize_color
     # tokenizer
     num_groups: int = 256
     group_size: int = 32
@@ -368,7 +368,7 @@ class PointCloudEncoder(MediaEncoder):
         return super().train(mode and getattr(self, "trainable", True))
 
     def preprocessor(self) -> PointCloudPreprocessor:
-        """Seeded sampling to ``num_points`` + feature columns, as ``lamm.data.pointcloud`` documents."""
+        """Seeded sampling to ``num_points`` + feature columns, as ``lamm.formats.pointcloud`` documents."""
         c = self.cfg
         return PointCloudPreprocessor(
             num_points=c.num_points,
