@@ -146,6 +146,22 @@ def test_recipe_cannot_choose_the_api_key_variable(tmp_path, capsys, monkeypatch
         assert _build(recipe, tmp_path / "out", "--api-key-env", "MY_KEY") == 0
 
 
+def test_recipe_cannot_send_the_key_off_this_machine(tmp_path, capsys, monkeypatch):
+    """A recipe's generator.base_url on another host gets no API key unless --base-url repeats it;
+    a loopback server and a build without any key set are not held up."""
+    coco(tmp_path)
+    remote = "http://203.0.113.7:9/v1"  # TEST-NET-3: never routed
+    recipe = _llm_recipe(tmp_path, remote, COCO_C1)
+    monkeypatch.setenv("LAMM_API_KEY", "sk-secret-123456789")
+    assert _build(recipe, tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert "203.0.113.7" in err and "--base-url" in err and "sk-secret" not in err
+    assert not (tmp_path / "out").exists()
+    with ChatStub() as stub:
+        assert _build(_llm_recipe(tmp_path, stub.base_url, COCO_C1), tmp_path / "out") == 0
+        assert stub.auth_seen == {"Bearer sk-secret-123456789"}
+
+
 def test_resume_after_the_server_moved(tmp_path, capsys):
     """17.10: a resume against a restarted server (only --base-url changed) is allowed and finishes the
     build; another --model is refused, naming it."""

@@ -57,6 +57,7 @@ class ChatStub:
         self.echo_key_status: int | None = None  # e.g. 401: fail with a message echoing the sent key
         self.lock = threading.Lock()
         self.requests = 0
+        self.auth_seen: set[str] = set()  # Authorization headers received
         self.status = Counter()
         self.attempts: Counter[str] = Counter()
         self.served_ok: Counter[str] = Counter()
@@ -125,6 +126,7 @@ class ChatStub:
         key = request_key(req["messages"], req.get("seed"))
         with self.lock:
             self.requests += 1
+            self.auth_seen.add(h.headers.get("Authorization", ""))
             self.attempts[key] += 1
             attempt = self.attempts[key]
         if self.latency:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -41,6 +42,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help=argparse.SUPPRESS)  # old name of --quiet
 
 
+def _key_destination_problem(kind: str, base_url: str, url_on_cli: bool, key_env: str | None) -> str | None:
+    """A recipe must not choose where the API key goes: a ``generator.base_url`` that points off this
+    machine gets the key only when the command line names the same server with ``--base-url``."""
+    from urllib.parse import urlparse
+
+    from lamm.redact import KEY_ENV
+
+    if kind != "llm" or not base_url or url_on_cli:
+        return None
+    host = (urlparse(base_url).hostname or "").lower()
+    if host == "localhost" or host == "::1" or host.startswith("127."):
+        return None
+    names = (key_env, *KEY_ENV) if key_env else KEY_ENV
+    if not any(os.environ.get(n) for n in names):
+        return None  # no key would be sent
+    return (
+        f"the recipe's generator.base_url ({base_url}) is not on this machine, and a recipe cannot choose "
+        "where your API key is sent; repeat the server on the command line (--base-url URL) to confirm it"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from lamm.data.construct.pipeline import Builder
     from lamm.data.construct.recipe import load_recipe
@@ -58,6 +80,10 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and value < least:  # --concurrency 0 was a raw ValueError traceback
             print(f"lamm data build: {flag} must be >= {least}, got {value:g}", file=sys.stderr)
             return 2
+    problem = _key_destination_problem(g.type, g.base_url, args.base_url is not None, g.api_key_env)
+    if problem:
+        print(f"lamm data build: {problem}", file=sys.stderr)
+        return 2
     if g.type == "llm" and not g.model:
         print(
             "lamm data build: the llm generator needs --model (or generator.model in the recipe)",
