@@ -145,6 +145,18 @@ def test_resume_refuses_a_logged_row_whose_id_is_not_the_records(tmp_path, capsy
     assert [a["id"] for a in official] == ["c0", "c1"]  # the earlier run's file, not rewritten
 
 
+def test_resume_refuses_a_record_logged_twice_with_different_texts(tmp_path, capsys):
+    """Two versions of one answer in the log: the resume refuses instead of keeping the first."""
+    bench, out, args = _first_run(tmp_path)
+    _rewrite_log(out, lambda rows: rows.append(dict(rows[1], text=rows[1]["text"] + " (another run)")))
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "record 1 of CIFAR10 (id 'c1') was answered twice with different texts" in err
+    _rewrite_log(out, lambda rows: rows.__setitem__(-1, dict(rows[1])))  # the same answer twice is fine
+    assert main(args) == 0
+
+
 def test_resume_refuses_a_logged_row_beyond_the_meta_file(tmp_path, capsys):
     bench, out, args = _first_run(tmp_path)
     _rewrite_log(out, lambda rows: rows.append(dict(rows[0], index=7, id="c7")))

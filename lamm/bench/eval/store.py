@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import JsonlAppender, iter_jsonl, temp_path
 from lamm.protocol.datasets import DATASETS
 
@@ -69,7 +70,15 @@ class AnswerStore:
         """Merge the main logs and part files into record order, each answer once (rank 0, no writers)."""
         answers: dict[Key, dict[str, Any]] = {}
         for rec in _read([self.dir / ANSWERS, *self._parts("answers")]):
-            answers.setdefault(record_key(rec), rec)
+            first = answers.setdefault(record_key(rec), rec)
+            if first.get("text") != rec.get("text"):  # a resume must reproduce the run, not pick a version
+                dataset, index = record_key(rec)
+                raise FormatError(
+                    self.dir / ANSWERS,
+                    f"record {index} of {dataset} (id {rec.get('id')!r}) was answered twice with different "
+                    "texts in this run's logs; the run folder was written by two different runs: evaluate "
+                    "into a new --out",
+                )
         errors: dict[Key, dict[str, Any]] = {}
         for rec in _read([self.dir / ERRORS, *self._parts("errors")]):
             if record_key(rec) not in answers:
