@@ -21,18 +21,16 @@ QUESTION = "What is in the image?"
 ANSWERS = ["A cat sitting on a mat.", "There are 3 dogs."]
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A tiny model taught to answer QUESTION about two images with two different answers."""
-    root = tmp_path_factory.mktemp("gen")
+def _teach(root: Path, template: str = "lamm-v1"):
+    """A tiny model taught to answer QUESTION about two images with two different answers + "\n###"."""
     torch.manual_seed(0)
-    model, tok = build_model(tiny_config())
+    model, tok = build_model(tiny_config(template=template))
     pre = model.encoder.preprocessor()
     images = [write_png(root / f"img{i}.png", 10 + i) for i in range(2)]
     media = torch.stack([pre(p) for p in images])
     rows = []
     for ans in ANSWERS:
-        prompt = build_generation_prompt(SYS, QUESTION, tok, model.num_media_tokens)
+        prompt = build_generation_prompt(SYS, QUESTION, tok, model.num_media_tokens, template=template)
         answer = tok(ans + "\n###", add_special_tokens=False)["input_ids"]
         rows.append((prompt + answer, [IGNORE_INDEX] * len(prompt) + answer))
     width = max(len(r[0]) for r in rows)
@@ -56,11 +54,24 @@ def trained(tmp_path_factory):
     return model, tok, images, media
 
 
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    return _teach(tmp_path_factory.mktemp("gen"))
+
+
 def test_greedy_answers_cut_at_separator(trained):
     model, tok, _, media = trained
     items = [GenItem(media[i], SYS, QUESTION) for i in range(2)]
     # Official default_response keeps res.split('###')[0] unstripped: the "\n" before "###" stays.
     assert generate(model, tok, items, max_new_tokens=40) == [a + "\n" for a in ANSWERS]
+
+
+def test_llama2_chat_stops_on_the_official_stop_text_and_keeps_it(tmp_path):
+    """Official af99e98 ``LAMMStoppingCriteria`` stops every template on "###"; llama2 answers are split
+    only at sep2 "<s></s>", so the "###" stays in the stored text."""
+    model, tok, _, media = _teach(tmp_path, "llama2-chat")
+    items = [GenItem(media[i], SYS, QUESTION) for i in range(2)]
+    assert generate(model, tok, items, max_new_tokens=40) == [a + "\n###" for a in ANSWERS]
 
 
 def test_batched_greedy_equals_one_by_one(trained):
@@ -91,7 +102,7 @@ def test_sampling_is_seeded(trained):
 
 def test_stop_criterion_per_sequence(trained):
     tok = trained[1]
-    stop = _StopOnText(tok, "###")
+    stop = _StopOnText(tok, ("###",))
     rows = [
         tok("A cat.\n###", add_special_tokens=False)["input_ids"],
         tok("A cat. It", add_special_tokens=False)["input_ids"],

@@ -27,17 +27,18 @@ class GenItem:
 
 
 class _StopOnText(StoppingCriteria):
-    """Per-sequence stop once the generated text contains the separator."""
+    """Per-sequence stop once the generated text contains one of the stop texts."""
 
-    def __init__(self, tokenizer, stop: str) -> None:
-        self.tokenizer, self.stop = tokenizer, stop
-        self.window = 2 * len(stop.encode("utf-8")) + 2  # a token holds at least one byte
+    def __init__(self, tokenizer, stops: tuple[str, ...]) -> None:
+        self.tokenizer, self.stops = tokenizer, stops
+        self.window = 2 * max(len(s.encode("utf-8")) for s in stops) + 2  # a token holds at least one byte
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
         # generate() got only embeddings, so ``input_ids`` holds just the generated tokens. Checked every
         # step, so the separator, when it appears, is within the last few tokens.
         tail = input_ids[:, -self.window :]
-        done = [self.stop in self.tokenizer.decode(row, skip_special_tokens=True) for row in tail]
+        texts = [self.tokenizer.decode(row, skip_special_tokens=True) for row in tail]
+        done = [any(s in t for s in self.stops) for t in texts]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
@@ -90,7 +91,7 @@ def _generate_batch(
         # A preallocated KV cache: the default dynamic cache re-concatenates every row's keys/values at
         # each step, which dominated batched decoding on CPU (same greedy output, ~2x faster at batch 32).
         cache_implementation="static" if len(items) > 1 else None,
-        stopping_criteria=StoppingCriteriaList([_StopOnText(tokenizer, tpl.separator)]),
+        stopping_criteria=StoppingCriteriaList([_StopOnText(tokenizer, (tpl.separator, *tpl.extra_stops))]),
     )
     texts = tokenizer.batch_decode(out, skip_special_tokens=True)
     return [_cut(t, tpl.separator) for t in texts]

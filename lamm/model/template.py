@@ -62,6 +62,9 @@ class Template:
     default_system: str = ""
     gpt_appends_eos: bool = False  # append the EOS id after each assistant turn (LLaVA-style)
     task_system: bool = False  # training system message chosen by the sample's task_type (official)
+    # texts that also end generation but stay in the answer: official af99e98 stops every template on
+    # "###" (``LAMMStoppingCriteria``) and cuts the text only at the template's sep2
+    extra_stops: tuple[str, ...] = ()
 
 
 def _strip_placeholder(value: str, modality: str) -> str:
@@ -142,7 +145,8 @@ LAMM_V1_NOSYS = Template(
 # ``conv_template=conv_llama2``; the inference text is src/inference_2d.py's ``generate_conversation_text``
 # with ``conv_mode llama2``). Its separators are sep " " and sep2 "<s></s>", so the pieces carry the odd
 # spacing of ``"{sep} {role}: "`` verbatim; "<s></s>" ends each answer as BOS+EOS ids, so generation ends
-# at EOS. The training system message is the ``latest`` task table (conversation_dict at af99e98).
+# at EOS, or, as the official stopping criteria say, at "###", which stays in the answer (the official text
+# is only split at sep2). The training system message is the ``latest`` task table (conversation_dict at af99e98).
 _LLAMA2_SYS = "[INST]<<SYS>>\n{}\n<</SYS>>\n\n"  # conv_llama2.sys_temp
 _LLAMA2_DEFAULT_SYSTEM = (
     "You are a helpful language and vision assistant. You are able to understand the visual content that "
@@ -166,6 +170,7 @@ LLAMA2_CHAT = Template(
         f"{_tags(m)[1]} " + _llama2_system(system) + "\n\n" + "[INST]: " + q + "\n " + "\n  [/INST]:"
     ),
     separator="<s></s>",
+    extra_stops=("###",),
     default_system=_LLAMA2_DEFAULT_SYSTEM,
     task_system=True,
 )
