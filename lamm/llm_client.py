@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import random
+import sys
 import threading
 import time
 from collections import Counter
@@ -254,6 +255,7 @@ class LLMClient:
         self.usage = Usage(errors={})
         self.retries: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()
+        self._said: set[str] = set()  # causes already announced on stderr
 
     def __repr__(self) -> str:  # never shows the key
         return f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r})"
@@ -282,6 +284,20 @@ class LLMClient:
         u = getattr(resp, "usage", None)
         pt, ct = int(getattr(u, "prompt_tokens", 0) or 0), int(getattr(u, "completion_tokens", 0) or 0)
         return Reply(text, pt, ct)
+
+    def _announce(self, cause: str, detail: str) -> None:
+        """Say once per cause that calls are being retried: a dead server is not minutes of silence."""
+        with self._lock:
+            if cause in self._said:
+                return
+            self._said.add(cause)
+        where = self.base_url or "the OpenAI API"
+        print(
+            f"[lamm] {where}: {_last(cause, detail)}; retrying with backoff (up to {self.max_retries} "
+            "retries per request)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def chat(self, messages: list[dict[str, Any]], **params: Any) -> Reply:
         """One completion, from the cache when this exact request was answered before. Identical
@@ -318,6 +334,7 @@ class LLMClient:
                         msg = f"gave up after {attempt + 1} attempts; last error: {_last(cause, detail)}"
                     raise LLMError(msg, cause=cause, attempts=attempt + 1, detail=detail) from None
                 self._count(cause=cause, table=self.retries, retries=1)
+                self._announce(cause, detail)
                 time.sleep(self._backoff(attempt, hint))
                 continue
             cost = (reply.prompt_tokens * self._prices[0] + reply.completion_tokens * self._prices[1]) / 1e6

@@ -219,3 +219,14 @@ def test_outage_is_reported_then_resumed(data, capsys):
         man = json.loads((data / "out" / "manifest.json").read_text())
         assert man["rejects"]["api_failures_pending"] == 0 and man["counts"]["jobs"] == N_LLM + N_C4
         assert man["counts"]["accepted"] == N_LLM + N_C4  # faults off: everything accepted
+
+
+def test_a_dead_server_is_announced_once_while_retrying(capsys):
+    """Retries against a closed port print one line naming the server and the cause, then give up."""
+    client = LLMClient(base_url="http://127.0.0.1:9/v1", model="m", max_retries=3, backoff_s=0.01)
+    for _ in range(2):
+        with pytest.raises(LLMError, match="gave up after 4 attempts"):
+            client.chat([{"role": "user", "content": "hi"}])
+    err = capsys.readouterr().err
+    assert err.count("retrying with backoff") == 1
+    assert "http://127.0.0.1:9/v1: connection error" in err

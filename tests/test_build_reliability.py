@@ -47,7 +47,8 @@ def test_concurrent_builds_into_one_folder(tmp_path):
     """17.1: a second build (even --resume) into a folder another build is writing is refused; the
     first build's samples.jsonl holds each job once."""
     coco(tmp_path)
-    with ChatStub(latency=0.4) as stub:
+    with ChatStub() as stub:
+        stub.gate.clear()  # the first build waits on its replies until the second was turned away
         recipe = _llm_recipe(tmp_path, stub.base_url, COCO_C1)
         out = tmp_path / "out"
         env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -69,6 +70,7 @@ def test_concurrent_builds_into_one_folder(tmp_path):
             time.sleep(0.05)
         second = subprocess.run([*cmd, "--resume"], env=env, capture_output=True, text=True)
         still_running = first.poll() is None
+        stub.gate.set()
         _, err = first.communicate(timeout=120)
     assert still_running and first.returncode == 0, err
     assert second.returncode == 2 and "another process is writing here" in second.stderr, second.stderr

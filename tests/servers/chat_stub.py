@@ -58,6 +58,8 @@ class ChatStub:
         self.lock = threading.Lock()
         self.requests = 0
         self.auth_seen: set[str] = set()  # Authorization headers received
+        self.gate = threading.Event()  # clear it to hold every request until it is set again
+        self.gate.set()
         self.status = Counter()
         self.attempts: Counter[str] = Counter()
         self.served_ok: Counter[str] = Counter()
@@ -129,6 +131,7 @@ class ChatStub:
             self.auth_seen.add(h.headers.get("Authorization", ""))
             self.attempts[key] += 1
             attempt = self.attempts[key]
+        self.gate.wait(120)
         if self.latency:
             time.sleep(self.latency)
         mode = self.mode(key)
