@@ -21,6 +21,7 @@ from pathlib import Path
 from lamm.bench.eval.adapters.hf_load import parse_model_args
 from lamm.bench.eval.decoding import decoding_options
 from lamm.bench.eval.runner import EvalConfig, RecordFailed, dataset_listing, evaluate, select_datasets
+from lamm.bench.eval.views import VIEWS
 from lamm.model.official_args import (
     add_base_arguments,
     add_modality_arguments,
@@ -65,6 +66,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--template", default=None, help="lamm: conversation template to prompt with (e.g. llama2-chat)"
+    )
+    p.add_argument(
+        "--pcl-view",
+        default=None,
+        choices=list(VIEWS),
+        help="3D records for image-only models (hf:, openai:, py:): bev shows each point cloud as a "
+        "bird's-eye rendering with metre axes, rendered once into OUT/bev/ (docs/evaluation.md)",
     )
     p.add_argument("--no-score", action="store_true", help="only generate answers")
     p.add_argument("--concurrency", type=int, default=None, help="openai: requests in flight")
@@ -171,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
         protocol=args.protocol,
         score=not args.no_score,
         adapter_options=options,
+        pcl_view=args.pcl_view,
     )
     try:
         results = evaluate(cfg)

@@ -26,6 +26,7 @@ from lamm.bench.eval import prompts as P
 from lamm.bench.eval import sharding
 from lamm.bench.eval.adapters import Adapter, GenFailure, GenRequest, build_adapter
 from lamm.bench.eval.store import ANSWERS, ERRORS, PARTS, AnswerStore
+from lamm.bench.eval.views import BevView, make_view
 from lamm.bench.provenance import identify_benchmark, training_provenance
 from lamm.formats.answers import PLACEHOLDER_REASON, placeholder, write_official_answers
 from lamm.formats.benchmark import BenchRecord, load_benchmark, media_file, meta_path
@@ -65,6 +66,7 @@ class EvalConfig:
     protocol: str = "lamm"
     score: bool = True
     adapter_options: dict[str, Any] = field(default_factory=dict)
+    pcl_view: str | None = None  # "bev": image-only models see a rendering of each point cloud
 
 
 # ------------------------------------------------------------------------------------------ datasets
@@ -161,14 +163,22 @@ def overflow(adapter: Adapter, reqs: list[GenRequest]) -> str | None:
 
 
 def answer_batch(
-    adapter: Adapter, spec: DatasetSpec, items: list[tuple[BenchRecord, Path | None]], batch_size: int
+    adapter: Adapter,
+    spec: DatasetSpec,
+    items: list[tuple[BenchRecord, Path | None]],
+    batch_size: int,
+    view: BevView | None = None,
 ) -> list[dict[str, Any] | RecordFailed]:
     """Answer records together: all first-pass prompts in batches, then all second-pass prompts. A
-    record whose prompt does not fit the model's context fails by name; the others are answered."""
+    record whose prompt does not fit the model's context fails by name; the others are answered. With a
+    ``view`` the media are its renderings and the prompts its variant."""
     modality = "image" if spec.dim == "2d" else "pcl"
+    if view is not None:
+        modality = view.modality
     too_long: dict[int, RecordFailed] = {}
 
     def check(k: int, rec: BenchRecord, media: Path | None, ps: list[P.Prompt]) -> list[P.Prompt]:
+        ps = view.prompts(spec, media, ps) if view is not None else ps
         why = overflow(adapter, [GenRequest(media, modality, p.system, p.query) for p in ps])
         if why is None:
             return ps
@@ -234,6 +244,7 @@ def run_dataset(
     writers: tuple[Any, Any],
     *,
     show: bool = True,
+    view: BevView | None = None,
 ) -> tuple[int, int]:
     """Answer ``records`` (this rank's pending share); returns (answered, skipped)."""
     answers_log, errors_log = writers
@@ -259,13 +270,16 @@ def run_dataset(
                         answers_log.write(_answer_row(spec, rec, replayed, []))
                         done += 1
                         continue
-                    items.append((rec, check_media(cfg.benchmark_dir, spec, rec)))
+                    media = check_media(cfg.benchmark_dir, spec, rec)
+                    items.append((rec, view.render(media) if view and spec.dim == "3d" else media))
                 except RecordFailed as exc:
                     fail(exc)
                 except FormatError as exc:
                     fail(RecordFailed(spec, rec, str(exc)))
             if items:
-                for res in answer_batch(adapter, spec, items, cfg.batch_size):
+                for res in answer_batch(
+                    adapter, spec, items, cfg.batch_size, view if spec.dim == "3d" else None
+                ):
                     if isinstance(res, RecordFailed):
                         fail(res)
                     else:
@@ -324,6 +338,7 @@ def provenance(cfg: EvalConfig, adapter: Adapter, world: int, started: str) -> d
         "limit": cfg.limit,
         "on_error": cfg.on_error,
         "protocol": cfg.protocol,
+        "pcl_view": cfg.pcl_view,
         "benchmark_dir": str(Path(cfg.benchmark_dir).resolve()),
         "benchmark": identify_benchmark(cfg.benchmark_dir),  # LAMM-Mini or the real one: never compared
         "training": training_provenance(cfg.model),  # checkpoint -> `lamm train` log (report's curves)
@@ -353,8 +368,8 @@ BASE_OPTIONS = ("base_llm", "encoder", "modality", "num_media_tokens", "encoder_
 
 def answer_settings(cfg: EvalConfig) -> dict[str, Any]:
     """What a resumed run must share with the answers already there: the decoding options, the bases of
-    an official delta, the seed when sampling, and for lamm models on point clouds the vision tags that
-    ``--protocol`` selects."""
+    an official delta, the seed when sampling, for lamm models on point clouds the vision tags that
+    ``--protocol`` selects, and the ``--pcl-view`` point clouds are shown through."""
     from lamm.bench.eval.adapters.lamm import vision_tags
 
     options = {k: cfg.adapter_options[k] for k in ANSWER_OPTIONS + BASE_OPTIONS if k in cfg.adapter_options}
@@ -362,6 +377,8 @@ def answer_settings(cfg: EvalConfig) -> dict[str, Any]:
         options["seed"] = cfg.seed
     if cfg.model.startswith("lamm:") and any(s.dim == "3d" for s in cfg.datasets):
         options["vision_tags"] = vision_tags(cfg.protocol) or "pcl"
+    if cfg.pcl_view and any(s.dim == "3d" for s in cfg.datasets):
+        options["pcl_view"] = cfg.pcl_view
     return options
 
 
@@ -551,6 +568,7 @@ def evaluate(cfg: EvalConfig, adapter: Adapter | None = None) -> dict[str, Any] 
             _record_run(cfg)
         adapter.prepare(cfg.benchmark_dir, cfg.datasets)
         done = store.answers()
+        view = make_view(cfg.pcl_view, cfg.out, cfg.benchmark_dir)
         writers = store.writers()
         try:
             for spec in cfg.datasets:
@@ -561,7 +579,7 @@ def evaluate(cfg: EvalConfig, adapter: Adapter | None = None) -> dict[str, Any] 
                 pending = [r for r in records if (spec.key, r.index) not in done]
                 mine = sharding.shard(pending, dist)
                 t0 = time.perf_counter()
-                n_ok, n_skip = run_dataset(adapter, cfg, spec, mine, writers, show=dist.main)
+                n_ok, n_skip = run_dataset(adapter, cfg, spec, mine, writers, show=dist.main, view=view)
                 if dist.main and mine:
                     dt = time.perf_counter() - t0
                     print(

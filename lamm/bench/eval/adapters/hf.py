@@ -18,6 +18,7 @@ from typing import Any
 from lamm.bench.eval.adapters import Adapter, GenFailure, GenRequest, register_adapter
 from lamm.bench.eval.adapters import hf_load as L
 from lamm.bench.eval.adapters.lamm import default_device
+from lamm.bench.eval.views import PCL_VIEW_HINT
 
 
 class HFAdapter(Adapter):
@@ -94,7 +95,9 @@ class HFAdapter(Adapter):
 
         for r in requests:
             if r.media is not None and r.modality != "image":
-                raise ValueError(f"{self.spec}: image-text-to-text models cannot read point clouds")
+                raise ValueError(
+                    f"{self.spec}: image-text-to-text models cannot read point clouds; {PCL_VIEW_HINT}"
+                )
         texts = [self.render(r) for r in requests]
         images: list[list[Any]] = []
         for r in requests:

@@ -18,6 +18,7 @@ import os
 from typing import Any
 
 from lamm.bench.eval.adapters import Adapter, GenFailure, GenRequest, register_adapter
+from lamm.bench.eval.views import PCL_VIEW_HINT
 
 
 def default_device(device: str | None) -> str:
@@ -116,8 +117,10 @@ class LammAdapter(Adapter):
         items = []
         for r in requests:
             if r.media is not None and r.modality != self.model.modality:
+                hint = f"; {PCL_VIEW_HINT}" if r.modality == "pcl" else ""
                 raise ValueError(
-                    f"{self.spec} is a model of {self.model.modality} media and cannot answer {r.modality} records"
+                    f"{self.spec} is a model of {self.model.modality} media and cannot answer {r.modality} "
+                    f"records{hint}"
                 )
             media = self.preprocess(str(r.media)) if r.media is not None else None
             items.append(GenItem(media, r.system, r.query))

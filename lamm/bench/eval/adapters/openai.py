@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lamm.bench.eval.adapters import Adapter, GenFailure, GenRequest, register_adapter
+from lamm.bench.eval.views import PCL_VIEW_HINT
 from lamm.llm_client import LLMClient, LLMError, api_key
 
 __all__ = ["ChatClient", "ChatError", "OpenAIAdapter", "api_key", "parse_target"]
@@ -75,7 +76,9 @@ def messages_for(request: GenRequest, *, image: bool = True) -> list[dict[str, A
     content: list[dict[str, Any]] = []
     if request.media is not None and image:
         if request.modality != "image":
-            raise ValueError("OpenAI chat endpoints take images only; point clouds cannot be sent")
+            raise ValueError(
+                f"OpenAI chat endpoints take images only; point clouds cannot be sent; {PCL_VIEW_HINT}"
+            )
         content.append({"type": "image_url", "image_url": {"url": data_url(request.media)}})
     content.append({"type": "text", "text": request.query})
     return [{"role": "system", "content": request.system}, {"role": "user", "content": content}]
@@ -91,7 +94,9 @@ class OpenAIAdapter(Adapter):
     def generate(self, requests: list[GenRequest]) -> list[str | GenFailure]:
         for r in requests:
             if r.media is not None and r.modality != "image":
-                raise ValueError(f"{self.spec}: point clouds cannot be sent to an OpenAI chat endpoint")
+                raise ValueError(
+                    f"{self.spec}: point clouds cannot be sent to an OpenAI chat endpoint; {PCL_VIEW_HINT}"
+                )
         return self.client.chat_many([messages_for(r) for r in requests])
 
     def render(self, request: GenRequest) -> str:
