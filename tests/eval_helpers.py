@@ -102,6 +102,10 @@ class EchoAdapter(Adapter):
 
     def generate(self, requests: list[GenRequest]) -> list[str | GenFailure]:
         self.calls.append(len(requests))
+        hold = os.environ.get("ECHO_HOLD")  # after the first batch, wait while this file exists
+        deadline = time.time() + 120
+        while hold and len(self.calls) > 1 and os.path.exists(hold) and time.time() < deadline:
+            time.sleep(0.02)
         if self.delay:
             time.sleep(self.delay)
         if self.log:

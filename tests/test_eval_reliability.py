@@ -34,10 +34,14 @@ def _eval_cmd(bench: Path, out: Path, *more: str, procs: int = 1) -> list[str]:
             "--standalone", "-m", "lamm.cli", *args]  # fmt: skip
 
 
-def _start_slow(bench: Path, out: Path, *more: str, delay: float = 0.15) -> subprocess.Popen:
-    """A first ``lamm eval`` that answers slowly; returns once it has written its first answer."""
+def _start_slow(
+    bench: Path, out: Path, *more: str, delay: float = 0.15, hold: Path | None = None
+) -> subprocess.Popen:
+    """A first ``lamm eval`` that answers slowly (and, with ``hold``, waits after its first answer while
+    that file exists); returns once it has written its first answer."""
+    extra = {"ECHO_HOLD": str(hold)} if hold else {}
     p = subprocess.Popen(
-        _eval_cmd(bench, out, *more), cwd=REPO, env=_env(ECHO_DELAY=str(delay)),
+        _eval_cmd(bench, out, *more), cwd=REPO, env=_env(ECHO_DELAY=str(delay), **extra),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     deadline = time.time() + 60
@@ -50,12 +54,15 @@ def _start_slow(bench: Path, out: Path, *more: str, delay: float = 0.15) -> subp
 def test_second_eval_on_one_out_is_refused_and_the_first_loses_nothing(tmp_path):
     bench = make_benchmark_2d(tmp_path / "2D", n=4)
     out = tmp_path / "run"
-    first = _start_slow(bench, out, "--datasets", "CIFAR10,SQAimage")
+    hold = tmp_path / "hold"  # the first run waits after its first answer until the second was refused
+    hold.touch()
+    first = _start_slow(bench, out, "--datasets", "CIFAR10,SQAimage", hold=hold)
     second = subprocess.run(
         _eval_cmd(bench, out, "--datasets", "LSP"), cwd=REPO, env=_env(),
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert first.poll() is None, "the first run must still be running when the second is refused"
+    hold.unlink()
     assert second.returncode == 2, second.stderr
     assert "another process is writing here" in second.stderr and f"pid {first.pid}" in second.stderr
     assert "Traceback" not in second.stderr and second.stdout == ""
