@@ -179,7 +179,7 @@ class Background3D:
 
 def run_3d(args: argparse.Namespace, out: Path, step) -> tuple[dict[str, Any], dict[str, Any]]:
     """Pre-train the point-cloud encoder, train ``tiny-3d``, evaluate it and the 3D trivial baselines."""
-    from lamm.model.encoders.pcl_pretrain import pretrain_for_preset
+    from lamm.train.pretrain.pointcloud import pretrain_for_preset
 
     data = out / "data"
     step(4, "training the tiny-3d preset")

@@ -366,7 +366,7 @@ def test_trained_batchnorm_statistics_survive_a_checkpoint(tmp_path):
 def test_pretrain_targets_and_saved_encoder_loads(tmp_path):
     import json
 
-    from lamm.model.encoders.pcl_pretrain import _labels_for, _targets_for, pretrain, token_targets
+    from lamm.train.pretrain.pointcloud import _labels_for, _targets_for, pretrain, token_targets
 
     recs = [
         {"pcl": "pcls/s0.npy", "task_type": "detection3d", "conversations": [
@@ -426,8 +426,8 @@ def test_pretrain_targets_and_saved_encoder_loads(tmp_path):
     colour = load_file(str(tmp_path / "enc_rgb" / "heads" / "token_heads.safetensors"))["colour.weight"]
     assert summary["color_clusters"] == 3 and colour.shape == (3, TINY["hidden_size"])
 
-    # a training config given by path (pcl_pretrain --preset some.yaml) instead of a preset name
-    from lamm.model.encoders.pcl_pretrain import pretrain_for_preset
+    # a training config given by path (lamm.train.pretrain.pointcloud --preset some.yaml) instead of a preset name
+    from lamm.train.pretrain.pointcloud import pretrain_for_preset
 
     conf = tmp_path / "mine.yaml"
     conf.write_text(json.dumps({"model": {"encoder": {**TINY, "path": "{encoder}", "cache_outputs": 4}}}))
@@ -436,7 +436,7 @@ def test_pretrain_targets_and_saved_encoder_loads(tmp_path):
 
 
 def test_kmeans_is_seeded_and_finds_separated_clusters():
-    from lamm.model.encoders.pcl_pretrain import kmeans
+    from lamm.train.pretrain.pointcloud import kmeans
 
     gen = torch.Generator().manual_seed(0)
     centres = torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 1.0]])

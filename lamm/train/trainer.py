@@ -199,7 +199,7 @@ def model_config(cfg: Config, env: D.DistEnv, resuming: bool = False):
             vocab_size=t.vocab_size, seed=t.seed,
         )  # fmt: skip
         if t.encoder_pretrain_steps:  # a random tower learns too slowly through the LLM alone
-            from lamm.model.encoders.clip_pretrain import pretrain_tiny_tower
+            from lamm.train.pretrain.clip import pretrain_tiny_tower
 
             # train.num_threads leaves a core to the DataLoader worker, which does not run yet: use every core
             with torch_threads(t.encoder_pretrain_threads or len(os.sched_getaffinity(0))):
