@@ -71,9 +71,10 @@ def train_preset(
         if ckpt.is_dir():
             print(f"  reusing trained model {ckpt}")
             return ckpt
+    from lamm.train.checkpointing import latest_checkpoint
     from lamm.train.cli import resolve_config_paths
     from lamm.train.config import load_config, preset_path
-    from lamm.train.trainer import latest_checkpoint, train
+    from lamm.train.run import train
 
     overrides = [f"out_dir={out}", *(overrides or [])] + (
         [f"train.max_steps={max_steps}"] if max_steps else []
