@@ -30,7 +30,6 @@ import torch
 import torch.nn.functional as F
 import yaml
 from safetensors.torch import save_file
-from scipy.cluster.vq import kmeans2
 
 from lamm.formats.jsonio import read_json_array
 from lamm.formats.paths import data_root, resolve_media
@@ -203,10 +202,18 @@ def pretrain(
 
 
 def kmeans(x: torch.Tensor, k: int, *, seed: int = 0, iters: int = 25) -> torch.Tensor:
-    """Centroids ``[k, D]`` of the rows of ``x`` ``[N, D]``: scipy's k-means (``kmeans2``, k-means++
-    start, ``iters`` Lloyd rounds), seeded so a pre-training is reproducible."""
-    centres, _ = kmeans2(x.double().numpy(), k, iter=iters, minit="++", seed=seed)
-    return torch.from_numpy(centres).to(x.dtype)
+    """Lloyd's k-means on rows of ``x`` [N, D] from a seeded k-means++ start; returns centroids [k, D]."""
+    gen = torch.Generator().manual_seed(seed)
+    centres = x[torch.randint(len(x), (1,), generator=gen)]
+    for _ in range(1, k):
+        d = torch.cdist(x, centres).min(1).values.square()
+        centres = torch.cat([centres, x[torch.multinomial(d / d.sum(), 1, generator=gen)]])
+    for _ in range(iters):
+        assign = torch.cdist(x, centres).argmin(1)
+        for j in range(k):
+            if (assign == j).any():
+                centres[j] = x[assign == j].mean(0)
+    return centres
 
 
 def pretrain_for_preset(
