@@ -202,7 +202,12 @@ def pretrain(
 
 
 def kmeans(x: torch.Tensor, k: int, *, seed: int = 0, iters: int = 25) -> torch.Tensor:
-    """Lloyd's k-means on rows of ``x`` [N, D] from a seeded k-means++ start; returns centroids [k, D]."""
+    """Lloyd's k-means on rows of ``x`` [N, D] from a seeded k-means++ start; returns centroids [k, D].
+
+    Kept over scipy's ``kmeans2`` (issue 15.6 asked for it): on LAMM-Mini's group colours both find the
+    same 8 clusters (mean squared distance 0.00268 each, same sizes) but number them in another order,
+    and that alone moved the tiny-3d quickstart from ScanRefer acc@0.5 0.46 / ScanQA 0.54 to 0.34 / 0.50
+    (seed 0, 50 records each): the cluster order is part of the pre-trained encoder."""
     gen = torch.Generator().manual_seed(seed)
     centres = x[torch.randint(len(x), (1,), generator=gen)]
     for _ in range(1, k):
