@@ -33,7 +33,7 @@ def main() -> int:
     from lamm.model.lamm_model import build_model
     from lamm.model.tiny import build_tiny
     from lamm.train.config import DataFile
-    from lamm.train.trainer import tokenizer_corpus
+    from lamm.train.tiny_base import tokenizer_corpus
 
     tmp = Path(tempfile.mkdtemp(prefix="lamm-eval-throughput-"))
     build_mini(tmp / "mini", seed=0, train=10, test=args.records, with_3d=False, progress=False)

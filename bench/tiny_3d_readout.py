@@ -9,7 +9,7 @@ accuracy of the answer's first token per question type (= greedy first-pass accu
 * ``encoder`` - the encoder's tokens as the preset feeds them (``bev_grid`` cells);
 * ``oracle`` - per 3 x 3 cell a one-hot of colour, shape and "occupied" (x 3), i.e. perfect features;
 * ``heads`` - per cell the pre-training heads' object-weighted class probabilities, rgb and occupancy
-  (needs ``<encoder>/heads/token_heads.safetensors`` from ``pcl_pretrain``).
+  (needs ``<encoder>/heads/token_heads.safetensors`` from ``lamm.train.pretrain.pointcloud``).
 
 Session 5 used it to find that lr 2e-3 never learns to read even oracle features (docs/pointcloud.md):
 

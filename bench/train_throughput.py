@@ -23,7 +23,7 @@ import torch
 
 def run_mode(args, packing: bool, out: Path) -> dict:
     from lamm.train.cli import build_config
-    from lamm.train.trainer import train
+    from lamm.train.run import train
 
     ns = argparse.Namespace(
         config=None, preset="tiny", data=args.data, out=str(out), max_steps=args.steps, on_error=None,

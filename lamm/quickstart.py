@@ -71,9 +71,10 @@ def train_preset(
         if ckpt.is_dir():
             print(f"  reusing trained model {ckpt}")
             return ckpt
+    from lamm.train.checkpointing import latest_checkpoint
     from lamm.train.cli import resolve_config_paths
     from lamm.train.config import load_config, preset_path
-    from lamm.train.trainer import latest_checkpoint, train
+    from lamm.train.run import train
 
     overrides = [f"out_dir={out}", *(overrides or [])] + (
         [f"train.max_steps={max_steps}"] if max_steps else []
@@ -179,7 +180,7 @@ class Background3D:
 
 def run_3d(args: argparse.Namespace, out: Path, step) -> tuple[dict[str, Any], dict[str, Any]]:
     """Pre-train the point-cloud encoder, train ``tiny-3d``, evaluate it and the 3D trivial baselines."""
-    from lamm.model.encoders.pcl_pretrain import pretrain_for_preset
+    from lamm.train.pretrain.pointcloud import pretrain_for_preset
 
     data = out / "data"
     step(4, "training the tiny-3d preset")

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from lamm.model.encoders.clip_pretrain import answer_words, pretrain, word_targets
+from lamm.train.pretrain.clip import answer_words, pretrain, word_targets
 
 
 def _rec(i: int, answer: str, task_type: str = "classification") -> dict:
@@ -74,7 +74,7 @@ def test_pretrain_saves_a_clip_tower_that_loads(tmp_path):
 
 
 def test_box_word_targets_mark_the_patches_of_the_smallest_box():
-    from lamm.model.encoders.clip_pretrain import box_word_targets
+    from lamm.train.pretrain.clip import box_word_targets
 
     rec = _rec(0, "The objects are: red circle [0.0, 0.0, 1.0, 0.5], blue star [0.5, 0.0, 1.0, 0.5].")
     index = {"red": 0, "circle": 1, "blue": 2, "star": 3}

@@ -19,7 +19,7 @@ from train_helpers import make_base, make_instruct
 
 from lamm.train import distributed as D
 from lamm.train.config import load_config
-from lamm.train.trainer import train
+from lamm.train.run import train
 
 REL_TOL = 1e-5
 

@@ -67,7 +67,7 @@ def test_tower_corpus_boxes_match_the_pixels(world: Path) -> None:
     """2D_Pretrain: 24 x --train scenes of the four shape kinds in turn, then one face per 8 scenes, test
     images excluded, and each record's boxes (what the tower's patch targets read) enclose a shape of the
     named colour / the mouth as drawn."""
-    from lamm.model.encoders.clip_pretrain import box_word_targets
+    from lamm.train.pretrain.clip import box_word_targets
 
     path = world / "2D_Pretrain" / "meta_file" / "tower_pretrain.json"
     assert len(read_instruct(path)) == 120 + 15  # the official 2D instruction schema

@@ -48,7 +48,7 @@ def runs(tmp_path_factory):
 def mini(tmp_path_factory):
     """A real LAMM-Mini build, a tiny model trained by the real trainer (4 steps) and evaluated on it."""
     from lamm.train.config import load_config
-    from lamm.train.trainer import train
+    from lamm.train.run import train
 
     tmp = tmp_path_factory.mktemp("mini")
     build_mini(

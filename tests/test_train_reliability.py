@@ -374,11 +374,11 @@ def test_tiny_base_follows_its_settings_and_pretrains_ten_steps(setup, tmp_path,
 
 
 def test_one_cycle_schedule_runs_for_every_short_length():
-    """14.8: both tower pre-trainings (clip_pretrain, pcl_pretrain) share one_cycle; torch's OneCycleLR
+    """14.8: both tower pre-trainings (lamm.train.pretrain.clip, .pointcloud) share one_cycle; torch's OneCycleLR
     divided by zero at exactly 10 steps. Every length from 1 to 40 now runs to its end."""
     import torch
 
-    from lamm.model.encoders.clip_pretrain import one_cycle
+    from lamm.train.pretrain.loop import one_cycle
 
     for steps in range(1, 41):
         opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)

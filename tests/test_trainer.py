@@ -11,7 +11,8 @@ from train_helpers import make_base, make_instruct
 
 from lamm.formats.errors import FormatError
 from lamm.train.config import load_config
-from lamm.train.trainer import lr_factor, train
+from lamm.train.run import train
+from lamm.train.schedule import lr_factor
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +47,28 @@ def test_lr_schedule_values():
     assert lr_factor(4, 100, 10, "linear", "log") == pytest.approx(math.log(5) / math.log(10))
     assert lr_factor(55, 100, 10, "cosine", "log") == pytest.approx(0.5)
     assert lr_factor(100, 100, 10, "cosine", "linear", min_ratio=0.1) == pytest.approx(0.1)
+
+
+def test_tiny_sizes_have_one_default():
+    """15.3: ``TinyConfig`` (what the presets build with: tiny-3d leaves vision_layers unset) and
+    ``build_tiny`` agree on every size they share (they disagreed on vision_layers, 2 vs 3)."""
+    import dataclasses
+    import inspect
+
+    from lamm.model.tiny import build_tiny
+    from lamm.train.config import TinyConfig
+
+    params = inspect.signature(build_tiny).parameters
+    shared = [f for f in dataclasses.fields(TinyConfig) if f.name in params]
+    assert {f.name for f in shared} >= {
+        "image_size",
+        "patch_size",
+        "vision_layers",
+        "vision_hidden",
+        "llm_layers",
+    }
+    assert {f.name: params[f.name].default for f in shared} == {f.name: f.default for f in shared}
+    assert TinyConfig().vision_layers == 2
 
 
 def test_resume_continues_exactly(setup, tmp_path):

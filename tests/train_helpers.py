@@ -49,7 +49,7 @@ def make_instruct(root: Path, n: int = 32, seed: int = 0, name: str = "train.jso
 def texts_of(path: Path) -> list[str]:
     """The tokenizer corpus the trainer's tiny preset would use (turns + system messages)."""
     from lamm.train.config import DataFile
-    from lamm.train.trainer import tokenizer_corpus
+    from lamm.train.tiny_base import tokenizer_corpus
 
     return tokenizer_corpus([DataFile(str(path))])
 

@@ -63,7 +63,7 @@ def describe(ident: dict[str, Any]) -> str:
     return f"{text} · meta files {fp}" if fp else text
 
 
-TRAIN_LOG = "train_log.jsonl"  # lamm.train.trainer.Logger writes it into the run's out_dir
+TRAIN_LOG = "train_log.jsonl"  # lamm.train.train_log.Logger writes it into the run's out_dir
 
 
 def training_provenance(model: str | None) -> dict[str, Any] | None:

@@ -62,7 +62,7 @@ def build_tiny(
     *,
     image_size: int = 64,
     patch_size: int = 8,
-    vision_layers: int = 3,
+    vision_layers: int = 2,
     vision_hidden: int = 128,
     llm_layers: int = 2,
     llm_hidden: int = 256,

@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"lamm train: error: {exc}", file=sys.stderr)
         return 2
-    from lamm.train.trainer import train
+    from lamm.train.run import train
 
     resume = args.resume_from or ("latest" if args.resume else None)
     try:

@@ -101,7 +101,7 @@ class TinyConfig:
     heads: int = 4
     seed: int = 0
     # > 0: pre-train the vision tower on the data's answer words and boxes first
-    # (lamm.model.encoders.clip_pretrain), batches of encoder_pretrain_batch records with boxes
+    # (lamm.train.pretrain.clip), batches of encoder_pretrain_batch records with boxes
     encoder_pretrain_steps: int = 0
     encoder_pretrain_batch: int = 32
     # extra image-text files (instruction schema) read by the tower pre-training only, like CLIP's own corpus

@@ -2,9 +2,9 @@
 
 The paper's model reads a *pre-trained*, frozen CLIP. A tiny tower trained from scratch only through the
 LLM's loss learns too slowly for a 5-minute CPU budget (the LLM first learns the answer formats and
-ignores the random image features). So, like ``pcl_pretrain`` for 3D, the tower is first trained on
-targets read from the assistant turns (words that are neither rare nor in most answers: class names,
-colours, counts, yes/no):
+ignores the random image features). So, like ``lamm.train.pretrain.pointcloud`` for 3D, the tower is
+first trained (by the shared ``lamm.train.pretrain.loop``) on targets read from the assistant turns
+(words that are neither rare nor in most answers: class names, colours, counts, yes/no):
 
 * patch level, for answers with boxes (``red circle [x1, y1, x2, y2]``, the C4 detection layout): each
   patch token predicts, as one softmax, the noun of the smallest box its centre lies in (or none), and,
@@ -18,7 +18,7 @@ Only training files are read (the preset's ``data.files`` and ``tiny.encoder_pre
 LAMM-Mini's ``2D_Pretrain`` corpus). Output: a CLIPVisionModel folder (safetensors +
 ``preprocessor_config.json``) usable as ``model.encoder.path=<out>`` with ``model.freeze_encoder=true``.
 
-    python -m lamm.model.encoders.clip_pretrain --data LAMM-Mini --out runs/tiny-encoder
+    python -m lamm.train.pretrain.clip --data LAMM-Mini --out runs/tiny-encoder
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ from lamm.formats.jsonio import read_json_array
 from lamm.formats.paths import data_root, resolve_media
 from lamm.metrics.parse import box_segments, parse_boxes
 from lamm.model.encoders.clip import CLIP_MEAN, CLIP_STD, ClipPreprocessor
+from lamm.train.cli import resolve_config_paths
+from lamm.train.config import Config, load_config, preset_path
+from lamm.train.pretrain.loop import SUMMARY, train_steps, write_summary
 
 # Loss weights (docs/training.md, session 4): the per-patch object class (softmax) carries shape learning;
 # the multi-label word terms (image level; per patch: colour, relations) at full weight held a CIFAR10
@@ -51,13 +54,6 @@ _BRACKETS = re.compile(r"\[[^\]]*\]")
 STOP_WORDS = frozenset(
     "the a an is are there this that it in of image person picture and category scene answer shows has".split()
 )
-
-
-def one_cycle(opt: torch.optim.Optimizer, lr: float, steps: int) -> torch.optim.lr_scheduler.OneCycleLR:
-    """The pre-trainings' one-cycle schedule (10% warm-up). torch divides by ``pct_start * steps - 1``,
-    zero at 10 steps (the documented smoke run): there the warm-up is 2 steps; other counts unchanged."""
-    pct = 0.1 if abs(0.1 * steps - 1.0) > 1e-9 else 2.0 / steps
-    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=pct)
 
 
 def answer_words(record: dict[str, Any]) -> set[str]:
@@ -124,16 +120,17 @@ def box_word_targets(
 
 
 def tiny_clip(tiny: dict[str, Any]) -> CLIPVisionModel:
-    """A random CLIP vision tower with the ``tiny`` section's sizes (as ``lamm.model.tiny.build_tiny``)."""
-    hidden = int(tiny.get("vision_hidden", 128))
+    """A random CLIP vision tower with the ``tiny`` section's sizes (``TOWER_KEYS``, as
+    ``lamm.model.tiny.build_tiny``; the defaults are ``TinyConfig``'s, not repeated here)."""
+    hidden = int(tiny["vision_hidden"])
     return CLIPVisionModel(
         CLIPVisionConfig(
             hidden_size=hidden,
             intermediate_size=hidden * 4,
-            num_hidden_layers=int(tiny.get("vision_layers", 3)),
-            num_attention_heads=int(tiny.get("heads", 4)),
-            image_size=int(tiny.get("image_size", 64)),
-            patch_size=int(tiny.get("patch_size", 8)),
+            num_hidden_layers=int(tiny["vision_layers"]),
+            num_attention_heads=int(tiny["heads"]),
+            image_size=int(tiny["image_size"]),
+            patch_size=int(tiny["patch_size"]),
             projection_dim=hidden,
         )
     )
@@ -198,10 +195,7 @@ def pretrain(
     patch_head = torch.nn.Sequential(torch.nn.LayerNorm(hidden), torch.nn.Linear(hidden, len(vocab)))
     class_head = torch.nn.Sequential(torch.nn.LayerNorm(hidden), torch.nn.Linear(hidden, len(noun_vocab) + 1))
     params = [*model.parameters(), *head.parameters(), *patch_head.parameters(), *class_head.parameters()]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    sched = one_cycle(opt, lr, steps)
-    gen = torch.Generator().manual_seed(seed)
-    t0, ema = time.time(), None
+    t0 = time.time()
     model.train()
     # Records with boxes (the per-patch targets) fill every batch; those without add an eighth more for
     # the image term. Mixed uniformly, a corpus that is half boxes got half the patch updates, and the
@@ -211,7 +205,8 @@ def pretrain(
         boxed_ids, plain_ids = torch.arange(len(records)), torch.arange(0)
     n_plain = max(1, batch_size // 8) if len(plain_ids) else 0
     image_weight = IMAGE_WEIGHT if has_boxes.any() else 1.0  # no boxes: the image term is the objective
-    for step in range(steps):
+
+    def batch_loss(gen: torch.Generator) -> torch.Tensor:
         idx = boxed_ids[torch.randint(len(boxed_ids), (batch_size,), generator=gen)]
         if n_plain:
             idx = torch.cat([idx, plain_ids[torch.randint(len(plain_ids), (n_plain,), generator=gen)]])
@@ -223,19 +218,17 @@ def pretrain(
         if boxed.any():
             boxed_patches = patches[boxed]
             target = y_dense[idx][boxed].float()
-            dense = F.binary_cross_entropy_with_logits(patch_head(boxed_patches), target, reduction="sum")
-            loss = loss + PATCH_WORD_WEIGHT * dense / target[..., 0].numel()
+            words = F.binary_cross_entropy_with_logits(patch_head(boxed_patches), target, reduction="sum")
+            loss = loss + PATCH_WORD_WEIGHT * words / target[..., 0].numel()
             # which object (or none) each patch shows, as one softmax: what makes shapes separate quickly
             loss = loss + F.cross_entropy(
                 class_head(boxed_patches).flatten(0, 1), y_class[idx][boxed].flatten()
             )
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        ema = loss.item() if ema is None else 0.9 * ema + 0.1 * loss.item()
-        if log and (step % 100 == 0 or step == steps - 1):
-            print(f"[clip-pretrain] step {step} loss (ema) {ema:.4f}", flush=True)
+        return loss
+
+    ema = train_steps(
+        params, batch_loss, steps=steps, lr=lr, seed=seed, tag="clip-pretrain", log_every=100, log=log
+    )
     out = Path(out_dir)
     model.save_pretrained(str(out))
     (out / "preprocessor_config.json").write_text(
@@ -252,14 +245,13 @@ def pretrain(
         "seconds": round(time.time() - t0, 1),
         "tiny": dict(tiny),
     }
-    (out / "pretrain.json").write_text(json.dumps(summary, indent=1), "utf-8")
-    return summary
+    return write_summary(out, summary)
 
 
 TOWER_KEYS = ("image_size", "patch_size", "vision_layers", "vision_hidden", "heads")
 
 
-def pretrain_tiny_tower(cfg: Any, out_dir: str | Path, *, steps: int, seed: int = 0) -> dict[str, Any]:
+def pretrain_tiny_tower(cfg: Config, out_dir: str | Path, *, steps: int, seed: int = 0) -> dict[str, Any]:
     """Pre-train the tower of a training config's ``tiny`` section on its ``data.files`` and
     ``tiny.encoder_pretrain_files`` (paths already resolved; ``task_types`` filters and media roots
     honoured; each record once, whatever the entries' ``weight`` and ``ids``: the tower sees every
@@ -276,11 +268,8 @@ def pretrain_for_preset(
     """Pre-train ``preset``'s tiny vision tower on its ``data.files`` (``{data}`` = ``data_dir``, the
     preset's ``task_types`` filters honoured) into ``out_dir``; reused when already there. Returns
     ``out_dir`` for ``model.encoder.path``."""
-    from lamm.train.cli import resolve_config_paths
-    from lamm.train.config import load_config, preset_path
-
     out = Path(out_dir)
-    if (out / "pretrain.json").is_file():
+    if (out / SUMMARY).is_file():
         return out
     cfg = load_config(preset_path(preset))
     if cfg.tiny is None:
