@@ -43,8 +43,8 @@ def test_every_dataset_is_complete_and_unique():
 
 
 def test_one_small_file_per_dataset():
-    modules = sorted(p.name for p in TASKS_DIR.glob("*.py") if p.name not in SHARED)
-    assert len(modules) == len(all_datasets())
+    modules = sorted(p.stem for p in TASKS_DIR.glob("*.py") if p.name not in SHARED)
+    assert modules == sorted(T.TASK_MODULES) and len(modules) == len(all_datasets())
     for p in TASKS_DIR.glob("*.py"):
         if p.name not in SHARED:
             n = len(p.read_text("utf-8").splitlines())
