@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from lamm.cli import main
+from lamm.data.validate import validate_path
 from lamm.formats import FormatError, check_image, load_npy_points
-from lamm.formats.validate import validate_path
 from lamm.tasks.lsp import LSP_JOINTS
 
 CONV1 = [{"from": "human", "value": "<image>\nWhat colour?"}, {"from": "gpt", "value": "Red."}]
