@@ -130,7 +130,7 @@ def _make_record(name: str, i: int, rng: random.Random, size: tuple[int, int]) -
         say = c if rng.random() < 0.6 else rng.choice(HAIR)
         return {"attr": c}, f"The person in photo {i} has {adj} {say} hair."
     if name == "LSP":
-        from lamm.protocol.datasets import LSP_JOINTS
+        from lamm.tasks.lsp import LSP_JOINTS
 
         w, h = size
         joints = [[round(rng.uniform(0, w), 2), round(rng.uniform(0, h), 2), 1] for _ in range(14)]
@@ -145,7 +145,7 @@ def build(workdir: Path, scale: float, seed: int = 0) -> Path:
     from PIL import Image
 
     from lamm.formats import write_json_official
-    from lamm.protocol.datasets import find_dataset
+    from lamm.tasks import find_dataset
 
     bench = workdir / "2D_Benchmark"
     stamp = workdir / "built.json"
@@ -174,7 +174,7 @@ def build(workdir: Path, scale: float, seed: int = 0) -> Path:
 
 def score_everything(bench: Path, answers: Path) -> dict[str, dict]:
     from lamm.bench.score import score_dataset
-    from lamm.protocol.datasets import find_dataset
+    from lamm.tasks import find_dataset
 
     return {name: score_dataset(bench, find_dataset(name), answers) for name in SIZES}
 

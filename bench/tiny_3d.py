@@ -25,7 +25,7 @@ from lamm.data.c4 import LETTERS, fmt_nums
 from lamm.formats import load_benchmark
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import read_json_array
-from lamm.protocol.datasets import find_dataset
+from lamm.tasks import find_dataset
 
 DATASETS = ("ScanQA_multiplechoice", "ScanRefer", "ScanNet")
 _BOX = re.compile(r"\[([^\[\]]+)\]")

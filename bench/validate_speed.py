@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lamm.formats.validate import validate_path
+from lamm.data.validate import validate_path
 
 
 def build(root: Path, n_images: int, n_clouds: int) -> None:

@@ -12,7 +12,7 @@ import sys
 COMMANDS: dict[str, str | dict[str, str]] = {
     "data": {
         "mini": "lamm.data.mini.cli",
-        "validate": "lamm.formats.validate_cli",
+        "validate": "lamm.data.validate_cli",
         "build": "lamm.data.construct.cli",
         "stats": "lamm.data.stats",
         "convert-pcl": "lamm.data.pointcloud_cli",

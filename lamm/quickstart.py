@@ -202,10 +202,9 @@ def run_3d(args: argparse.Namespace, out: Path, step) -> tuple[dict[str, Any], d
 
 def baseline_sets(dim: str) -> str:
     """The datasets of one dimension (2d / 3d) the trivial baseline answers, comma-separated."""
-    from lamm.bench.eval.adapters.baseline import DATASETS as BASELINE_DATASETS
-    from lamm.protocol.datasets import find_dataset
+    from lamm.tasks import all_datasets
 
-    return ",".join(s for s in BASELINE_DATASETS if find_dataset(s).dim == dim)
+    return ",".join(s.key for s in all_datasets() if s.baseline and s.mode == "common" and s.dim == dim)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -203,7 +203,7 @@ def test_vqa_two_pass_training_layout_scores_as_official(dataset: str) -> None:
     from lamm.bench.eval.prompts import assemble, second_prompts
     from lamm.formats.benchmark import BenchRecord
     from lamm.metrics.parse import Parsed, match_option
-    from lamm.protocol.datasets import find_dataset
+    from lamm.tasks import find_dataset
 
     is3d = dataset.startswith("Scan")
     ann = {"question": "What color is the cone?", "choices": ["red", "blue", "green", "white"], "answer": 2,

@@ -13,7 +13,8 @@ from eval_helpers import make_benchmark_2d
 
 from lamm.cli import main
 from lamm.formats.answers import placeholder
-from lamm.protocol.datasets import LSP_JOINTS, find_dataset
+from lamm.tasks import find_dataset
+from lamm.tasks.lsp import LSP_JOINTS
 
 
 def _chef_bench(root):

@@ -19,7 +19,8 @@ from lamm.bench.eval.runner import EvalConfig, RecordFailed, evaluate, select_da
 from lamm.formats.benchmark import BenchRecord
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import iter_jsonl
-from lamm.protocol.datasets import LSP_JOINTS, find_dataset
+from lamm.tasks import find_dataset
+from lamm.tasks.lsp import LSP_JOINTS
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent

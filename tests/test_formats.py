@@ -16,12 +16,12 @@ from lamm.formats import (
     read_instruct,
     read_json_array,
     resolve_media,
-    spec_for_file,
     write_instruct,
     write_official_answers,
 )
 from lamm.formats.paths import data_root
-from lamm.protocol.datasets import LSP_JOINTS, find_dataset
+from lamm.tasks import find_dataset, spec_for_file
+from lamm.tasks.lsp import LSP_JOINTS
 
 CIFAR = find_dataset("CIFAR10")
 LSP = find_dataset("LSP")

@@ -18,11 +18,11 @@ from lamm.bench.judge import (
     parse_verdict,
     sample_indices,
     sample_sizes,
-    wilson,
 )
 from lamm.cli import main
 from lamm.formats.benchmark import BenchRecord
-from lamm.protocol.datasets import find_dataset
+from lamm.metrics.intervals import wilson
+from lamm.tasks import find_dataset
 
 
 def test_prompt_layout_and_the_newline_bug():
@@ -60,9 +60,9 @@ def test_verdicts_intervals_and_samples():
     assert parse_verdict("  2 1  \nB") == "B"
     for bad in ["1 1", "A", "", "1, 2", "Ranking: 1 2", "2 1 3"]:
         assert parse_verdict(bad) is None
-    lo, hi = wilson(8, 10)
+    lo, hi = wilson(8 / 10, 10)  # the judge uses the scorers' Wilson interval (lamm.metrics.intervals)
     assert lo == pytest.approx(0.4902, abs=1e-4) and hi == pytest.approx(0.9433, abs=1e-4)
-    assert wilson(0, 0) is None and wilson(0, 5)[0] == 0.0
+    assert wilson(0 / 5, 5)[0] == 0.0
     assert sample_sizes() == {"CIFAR10": 150, "SVT": 50, "flickr30k": 200, "CelebA(Hair)": 50,
                               "CelebA(Smile)": 50, "UCMerced": 50, "VOC2012": 50, "AI2D": 150, "SQAimage": 250}  # fmt: skip
     s = sample_indices(1000, 150, 0, "CIFAR10")
@@ -124,7 +124,7 @@ def test_judge_counts_wins_unparsed_and_failures_and_caches(tmp_path):
             1,
             1,
         )
-        assert d["win_rate_a"] == 0.75 and d["ci95_a"] == pytest.approx(list(wilson(3, 4)))
+        assert d["win_rate_a"] == 0.75 and d["ci95_a"] == pytest.approx(list(wilson(3 / 4, 4)))
         status = {s["id"]: s["status"] for s in d["samples"]}
         assert status == {"c0": "ok", "c1": "unparsed", "c2": "failed", "c3": "ok", "c4": "ok", "c5": "ok"}
         failed = next(s for s in d["samples"] if s["status"] == "failed")

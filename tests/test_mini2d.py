@@ -16,7 +16,7 @@ from lamm.data.mini import build_mini
 from lamm.data.mini import render2d as R
 from lamm.data.mini.oracle import oracle_answers
 from lamm.formats import load_benchmark, read_instruct
-from lamm.protocol.datasets import datasets_2d, find_dataset
+from lamm.tasks import datasets_2d, find_dataset
 
 SIZE = 64
 OFFICIAL_2D = {

@@ -14,7 +14,7 @@ from lamm.data.mini import build_mini
 from lamm.data.mini import world3d as W3
 from lamm.data.mini.oracle import oracle_answers
 from lamm.formats import load_benchmark, read_instruct
-from lamm.protocol.datasets import datasets_3d, find_dataset
+from lamm.tasks import datasets_3d, find_dataset
 
 POINTS = 512
 TOL = 5 * W3.NOISE

@@ -30,7 +30,7 @@ from lamm.cli import main
 from lamm.model.checkpoint import load_checkpoint, save_trainable
 from lamm.model.generate import GenItem, generate
 from lamm.model.lamm_model import build_model
-from lamm.protocol.datasets import find_dataset
+from lamm.tasks import find_dataset
 
 PCL_ENCODER = {"type": "pointcloud", "num_points": 256, "num_groups": 16, "group_size": 8,
                "hidden_size": 32, "depth": 2, "num_heads": 4}  # fmt: skip
@@ -194,7 +194,7 @@ def test_scorers_tolerate_the_raw_whitespace(tmp_path):
     from lamm.bench.score import score_dataset
     from lamm.data.mini import build_mini
     from lamm.data.mini.oracle import oracle_answers
-    from lamm.protocol.datasets import datasets_2d, datasets_3d
+    from lamm.tasks import datasets_2d, datasets_3d
 
     build_mini(tmp_path, seed=3, train=2, test=6, image_size=64, progress=False)
 

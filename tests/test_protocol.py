@@ -1,5 +1,6 @@
-from lamm.protocol import DATASETS, find_dataset, prompt
+from lamm.protocol import prompt
 from lamm.protocol.prompts import train_system_message
+from lamm.tasks import all_datasets, find_dataset
 
 
 def test_meta_file_names_follow_official_rule():
@@ -7,7 +8,7 @@ def test_meta_file_names_follow_official_rule():
     assert find_dataset("LSP").meta_file == "Keypoints_Detection_LSP.json"
     assert find_dataset("LSP", "locating").meta_file == "Locating_LSP.json"
     assert find_dataset("ScanQA_multiplechoice").meta_file == "VQA_ScanQA_multiplechoice.json"
-    assert len([d for d in DATASETS if d.dim == "2d" and d.mode == "common"]) == 11
+    assert len([d for d in all_datasets() if d.dim == "2d" and d.mode == "common"]) == 11
 
 
 def test_prompts_are_verbatim_and_hash_checked():

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from lamm.cli import main
-from lamm.protocol.datasets import LSP_JOINTS
+from lamm.tasks.lsp import LSP_JOINTS
 
 
 def _img(root: Path, rel: str, size=(40, 20)) -> str:
@@ -87,7 +87,7 @@ def test_cifar10_json_subprocess_and_no_torch(bench2d, tmp_path):
     # "A dog." names none of the four labels: a parse failure
     assert res["parse_failure_rate"] == 0.25 and res["skipped"] == [] and "samples" not in res
     assert res["versions"]["nltk"] == "3.8.1" and res["versions"]["wordnet_version"] == "3.0"
-    code = "import lamm.bench.score_cli, lamm.bench.score, sys; assert 'torch' not in sys.modules"
+    code = "import lamm.tasks, lamm.bench.score_cli, lamm.bench.score, sys; assert 'torch' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 

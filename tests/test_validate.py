@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from lamm.cli import main
+from lamm.data.validate import validate_path
 from lamm.formats import FormatError, check_image, load_npy_points
-from lamm.formats.validate import validate_path
-from lamm.protocol.datasets import LSP_JOINTS
+from lamm.tasks.lsp import LSP_JOINTS
 
 CONV1 = [{"from": "human", "value": "<image>\nWhat colour?"}, {"from": "gpt", "value": "Red."}]
 CONV3 = CONV1 + [{"from": "human", "value": "Shape?"}, {"from": "gpt", "value": "Disc."}] * 2
@@ -287,7 +287,8 @@ def test_truncation_caught_even_if_pil_told_to_load_truncated(tmp_path):
 def test_chef_era_scienceqa_file_name_is_the_sqaimage_dataset(tmp_path):
     """ChEF reads ScienceQA from VQA_ScienceQA.json: validation, dataset selection and loading accept it."""
     from lamm.bench.eval.runner import select_datasets
-    from lamm.formats.benchmark import load_benchmark, spec_for_file
+    from lamm.formats.benchmark import load_benchmark
+    from lamm.tasks import spec_for_file
 
     b2 = tmp_path / "2D_Benchmark"
     _png(b2 / "sqaimage_images" / "0.png")

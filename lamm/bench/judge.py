@@ -16,7 +16,6 @@ all deliberate:
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +25,10 @@ from lamm.bench.eval.adapters import GenFailure
 from lamm.formats.answers import is_placeholder, read_answers
 from lamm.formats.benchmark import BenchRecord, load_benchmark, meta_path
 from lamm.llm_client import DiskCache, cache_key
-from lamm.protocol.datasets import DatasetSpec, find_dataset
+from lamm.metrics.intervals import wilson
 from lamm.protocol.prompts import prompt
 from lamm.redact import redact
+from lamm.tasks import DatasetSpec, find_dataset
 
 GROUP = "gpt_metric"
 
@@ -39,24 +39,11 @@ def sample_sizes() -> dict[str, int]:
 
 
 def ground_truth(spec: DatasetSpec, rec: BenchRecord) -> str:
-    """The ground-truth text the official prompt shows for each dataset."""
-    raw = rec.raw
-    if spec.name in ("CIFAR10", "UCMerced"):
-        return str(raw["label"])
-    if spec.name == "VOC2012":
-        return str(raw["object"])
-    if spec.name == "SVT":
-        return str(raw["word_list"]).lower()
-    if spec.name == "flickr30k":
-        return str(raw["sentences"])
-    if spec.name == "CelebA(Smile)":
-        return "Yes" if str(raw["attr"]) == "1" else "No"
-    if spec.name == "CelebA(Hair)":
-        return str(raw["attr"])
-    if spec.name in ("SQAimage", "AI2D"):
-        k = raw["gt_choice"]
-        return f"({'ABCDEFG'[k]}) {raw['gt_choices'][k]}"
-    raise KeyError(f"the GPT metric is not defined for {spec.key}")
+    """The ground-truth text the official prompt shows (the task file's ``truth_words``); only the
+    datasets the paper's GPT metric covers have a judge system message."""
+    if spec.mode != "common" or spec.name not in prompt(GROUP, "system_msg"):
+        raise KeyError(f"the GPT metric is not defined for {spec.key}")
+    return spec.truth_words(rec.raw)
 
 
 def judge_messages(
@@ -84,17 +71,6 @@ def parse_verdict(text: str) -> str | None:
     if ranks == ["2", "1"]:
         return "B"
     return None
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
-    """95% Wilson score interval of a proportion k/n (None when n == 0)."""
-    if n == 0:
-        return None
-    p = k / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def sample_indices(n_records: int, k: int, seed: int, dataset: str) -> list[int]:
@@ -207,7 +183,7 @@ def summarize(name: str, results: list[Judgement]) -> dict[str, Any]:
     a = sum(j.verdict == "A" for j in results)
     b = sum(j.verdict == "B" for j in results)
     n = a + b
-    ci = wilson(a, n)
+    ci = wilson(a / n, n) if n else None
     return {
         "dataset": name,
         "sampled": len(results),
@@ -254,7 +230,7 @@ def judge_runs(
     n = pooled["judged"]
     pooled["win_rate_a"] = pooled["a_wins"] / n if n else None
     pooled["win_rate_b"] = pooled["b_wins"] / n if n else None
-    ci = wilson(pooled["a_wins"], n)
+    ci = wilson(pooled["a_wins"] / n, n) if n else None
     pooled["ci95_a"] = list(ci) if ci else None
     del pooled["samples"]
     return {

@@ -25,42 +25,27 @@ from lamm.bench import report_plots as plots
 from lamm.bench.provenance import describe, identify_benchmark, training_provenance
 from lamm.formats.benchmark import load_benchmark, media_file
 from lamm.metrics.intervals import interval, wilson
-from lamm.protocol.datasets import DATASETS, DatasetSpec, find_dataset
+from lamm.tasks import all_datasets, find_dataset, not_a_fraction
+from lamm.tasks import reference as tasks
 
-# Published zero-shot numbers (percent; FSC147 is MAE, lower is better; None = "Failed" in the paper).
-# Source: LAMM project documentation, "Comparison of Multimodal Large Language Models on 2D computer
-# vision tasks" and "Results of 3D tasks by LAMM" (github.com/OpenLAMM/openlamm.github.io,
-# docs/LAMM-Benchmark.md, commit c2b5855), the tables of the LAMM paper (arXiv:2306.06687).
-# The paper labels VOC2012 "mAP" and SQAimage "Acc"; the official code computes recall@0.5 / accuracy.
-REFERENCE_SOURCE = (
-    "LAMM paper (arXiv:2306.06687) as published in the project documentation: "
-    "github.com/OpenLAMM/openlamm.github.io docs/LAMM-Benchmark.md (zero-shot)"
-)
-REFERENCE: dict[str, dict[str, float | None]] = {
-    "LLaVA": {
-        "CIFAR10": 60.83, "VOC2012": 1.42, "SQAimage": 40.5, "AI2D": 18.13, "flickr30k": 6.65,
-        "UCMerced": 47.0, "FSC147": 56.2, "SVT": 37.78, "CelebA(Smile)": None, "CelebA(Hair)": 46.42,
-        "LSP": None, "Locating": 14.73,
-    },
-    "MiniGPT-4": {
-        "CIFAR10": 46.22, "VOC2012": 0.92, "SQAimage": 43.43, "AI2D": None, "flickr30k": 5.1,
-        "UCMerced": 33.6, "FSC147": None, "SVT": 16.97, "CelebA(Smile)": 66.36, "CelebA(Hair)": 43.47,
-        "LSP": None, "Locating": 13.12,
-    },
-    "mPLUG-Owl": {
-        "CIFAR10": 42.5, "VOC2012": 0.158, "SQAimage": 36.39, "AI2D": 19.31, "flickr30k": 2.74,
-        "UCMerced": 32.5, "FSC147": 60.67, "SVT": 30.39, "CelebA(Smile)": None, "CelebA(Hair)": 40.93,
-        "LSP": None, "Locating": 4.42,
-    },
-    "LAMM": {
-        "CIFAR10": 37.9, "VOC2012": 7.20, "SQAimage": 49.88, "AI2D": 20.92, "flickr30k": 2.56,
-        "UCMerced": 18.23, "FSC147": 46.88, "SVT": 29.14, "CelebA(Smile)": 57.60, "CelebA(Hair)": 56.96,
-        "LSP": None, "Locating": 36.53, "ScanNet": 8.2, "ScanRefer": None, "ScanQA_multiplechoice": 24.90,
-    },
-}  # fmt: skip
+REFERENCE_SOURCE = tasks.REFERENCE_SOURCE
+LOCATING = tasks.LOCATING  # pooled binary locating metric over the locating datasets (v1: correct / total)
+
+
+def reference_rows() -> dict[str, dict[str, float | None]]:
+    """The paper's zero-shot numbers, model -> column -> value, from the task files (``reference``)."""
+    rows: dict[str, dict[str, float | None]] = {m: {} for m in tasks.MODELS}
+    for spec in all_datasets():
+        for model, value in spec.reference.items():
+            rows.setdefault(model, {})[spec.key] = value
+    for model, value in tasks.LOCATING_REFERENCE.items():
+        rows[model][LOCATING] = value
+    return rows
+
+
+REFERENCE = reference_rows()
 LOWER_IS_BETTER = plots.LOWER_IS_BETTER
-NOT_A_FRACTION = {"mae", "bleu4"}  # lamm score reports MAE raw and BLEU-4 already x100
-LOCATING = "Locating"  # pooled binary locating metric over the locating datasets (v1: correct / total)
+NOT_A_FRACTION = not_a_fraction()  # lamm score reports MAE raw and BLEU-4 already x100
 
 
 TRIVIAL_NAME = "trivial baseline"
@@ -174,7 +159,7 @@ class Group:
 
     @property
     def keys(self) -> list[str]:
-        return [s.key for s in DATASETS if any(s.key in r.datasets for r in self.runs)]
+        return [s.key for s in all_datasets() if any(s.key in r.datasets for r in self.runs)]
 
 
 def columns(runs: list[Run]) -> list[tuple[str, str]]:
@@ -184,7 +169,7 @@ def columns(runs: list[Run]) -> list[tuple[str, str]]:
         for key, d in run.datasets.items():
             if d.get("metric") and d.get("mode") == "common":
                 metric.setdefault(key, d["metric"])
-    cols = [(s.key, metric[s.key]) for s in DATASETS if s.key in metric]
+    cols = [(s.key, metric[s.key]) for s in all_datasets() if s.key in metric]
     if any(d.get("mode") == "locating" for run in runs for d in run.datasets.values()):
         cols.append((LOCATING, "acc"))
     return cols
@@ -215,11 +200,10 @@ def _entry_row(name: str, kind: str, datasets: dict[str, Any], cols, samples, ru
 def trivial_baseline(bench: str | Path, keys: list[str], protocol: str = "lamm") -> dict[str, Any]:
     """Score the trivial baseline (:mod:`lamm.bench.eval.adapters.baseline`) on the datasets of ``keys``
     that have one; ``{key: entry with value, score and samples}``."""
-    from lamm.bench.eval.adapters.baseline import DATASETS as TRIVIAL
     from lamm.bench.eval.adapters.baseline import TrivialBaseline
     from lamm.bench.score import score_dataset
 
-    specs = [s for s in DATASETS if s.key in keys and s.mode == "common" and s.name in TRIVIAL]
+    specs = [s for s in all_datasets() if s.key in keys and s.mode == "common" and s.baseline]
     base = TrivialBaseline()
     base.prepare(bench, specs)
     out = {}
@@ -279,23 +263,6 @@ best = plots.best
 # --------------------------------------------------------------------------------------------- examples
 
 
-def ground_truth(spec: DatasetSpec, raw: dict[str, Any]) -> str:
-    """The record's ground truth in words (the gold option, smiling or not, the count, boxes...)."""
-    if "gt_choice" in raw and isinstance(raw.get("gt_choices"), list):
-        k = int(raw["gt_choice"])
-        opt = raw["gt_choices"][k] if 0 <= k < len(raw["gt_choices"]) else "?"
-        return f"({'ABCDEFG'[k] if 0 <= k < 7 else k}) {opt}"
-    if spec.name == "CelebA(Smile)":
-        return "smiling" if str(raw.get("attr")) == "1" else "not smiling"
-    fields = [*spec.gt_fields, *(f for group in spec.gt_one_of for f in group if f in raw)]
-    parts = []
-    for f in fields:
-        v = raw.get(f)
-        text = v if isinstance(v, str) else json.dumps(v)
-        parts.append(text if len(fields) == 1 else f"{f}: {text}")
-    return "; ".join(parts)
-
-
 def mark(metric: str | None, sample: dict[str, Any] | None) -> tuple[str, str]:
     """``(css class, text)``: right / wrong for 0/1 scores, the error for MAE, the score otherwise."""
     if not sample or not isinstance(sample.get("score"), (int, float)):
@@ -346,7 +313,7 @@ def examples(run: Run, key: str, k: int = 2) -> list[dict[str, Any]]:
         cls, text = mark(d.get("metric"), scored.get(idx))
         out.append({"index": idx, "id": r["id"], "query": rec.query if rec else "", "text": r["text"],
                     "media": media, "modality": spec.media_key, "mark": text, "mark_class": cls,
-                    "truth": ground_truth(spec, rec.raw) if rec else "(benchmark record not found)"})  # fmt: skip
+                    "truth": spec.truth_words(rec.raw) if rec else "(benchmark record not found)"})  # fmt: skip
     return out
 
 

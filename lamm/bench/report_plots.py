@@ -9,7 +9,9 @@ from __future__ import annotations
 import io
 from typing import Any
 
-LOWER_IS_BETTER = {"mae"}
+from lamm.tasks import lower_is_better
+
+LOWER_IS_BETTER = lower_is_better()  # metric names where smaller wins (MAE), from the task files
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 BASELINE_COLOR = "#7f7f7f"
 PAPER_COLOR = "#c7c7c7"

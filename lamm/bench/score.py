@@ -19,12 +19,10 @@ from lamm.formats import FormatError, load_benchmark, media_file, read_answers
 from lamm.formats.answers import PLACEHOLDER_REASON, SKIPPED, answer_path, check_answer, is_placeholder
 from lamm.formats.benchmark import meta_path
 from lamm.formats.jsonio import iter_jsonl
-from lamm.metrics.metrics2d import METRICS_2D, Context, Item, Outcome
-from lamm.metrics.metrics3d import METRICS_3D
-from lamm.protocol.datasets import DatasetSpec, datasets_2d, find_dataset
+from lamm.metrics.metrics2d import Context, Item, Outcome
+from lamm.tasks import DatasetSpec, datasets_2d, find_dataset
 
 PROTOCOLS = ("lamm", "lamm-v1")
-METRICS = {**METRICS_2D, **METRICS_3D}
 
 
 # ------------------------------------------------------------------------------------------------ images
@@ -170,7 +168,6 @@ def score_dataset(
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     spec = resolve_spec(spec)
-    metric = METRICS[(spec.name, spec.mode)]
     skip = on_error == "skip"
     meta = meta_path(benchmark_dir, spec)
     if isinstance(answers, (str, Path)):
@@ -217,7 +214,7 @@ def score_dataset(
                     index=i, record_id=rec.id, field="id",
                 )  # fmt: skip
             size = None
-            if spec.dim == "2d":
+            if spec.dim == "2d":  # every image is opened, as officially, needs_image_size or not
                 path = media_path(benchmark_dir, rec, meta)
                 try:
                     size = image_size(path)
@@ -236,7 +233,7 @@ def score_dataset(
         ctx = Context(protocol, len(records) - n_bad, len(answers) - n_bad)
     else:
         ctx = Context(protocol, len(items), len(items))
-    out: Outcome = metric(items, ctx)
+    out: Outcome = spec.metric(items, ctx)
     fails = [r["failed"] for r in out.samples]
     result: dict[str, Any] = {
         "dataset": spec.name,
@@ -268,10 +265,12 @@ def score_all(
 ) -> dict[str, Any]:
     """Every 2D dataset of ``mode`` from a folder of official answer files or a ``lamm eval`` run log.
 
-    For ``locating`` the overall binary metric is ``ACC = sum correct / sum total`` over VOC2012, LSP and
-    FSC147 (v1's list); ``acc_jul23`` is the same over VOC2012 + LSP (jul23 dropped FSC147).
+    For ``locating`` the overall binary metric is ``ACC = sum correct / sum total`` over the datasets of
+    the ``v1`` locating pool (VOC2012, LSP, FSC147); ``acc_jul23`` is the same over the ``jul23`` pool
+    (jul23 dropped FSC147). Each task file declares its pools (``DatasetSpec.locating_pools``).
     """
     per: dict[str, Any] = {}
+    pools: dict[str, tuple[str, ...]] = {}
     skipped: list[dict[str, Any]] = []
     logged = _logged_datasets(answers_dir)
     for spec in datasets_2d(mode):
@@ -286,6 +285,7 @@ def score_all(
             continue
         res = score_dataset(benchmark_dir, spec, answers_dir, protocol=protocol, on_error=on_error)
         per[spec.name] = res
+        pools[spec.name] = spec.locating_pools
     result: dict[str, Any] = {
         "dataset": "all",
         "mode": mode,
@@ -297,10 +297,10 @@ def score_all(
         fails = [s["failed"] for r in per.values() for s in r["samples"]]
         result["n"] = sum(r["n"] for r in per.values())
         result["parse_failure_rate"] = sum(fails) / len(fails) if fails else None
-        c = sum(r["correct"] for r in per.values())
-        t = sum(r["total"] for r in per.values())
-        cj = sum(r["correct"] for k, r in per.items() if k != "FSC147")
-        tj = sum(r["total"] for k, r in per.items() if k != "FSC147")
+        c = sum(r["correct"] for k, r in per.items() if "v1" in pools[k])
+        t = sum(r["total"] for k, r in per.items() if "v1" in pools[k])
+        cj = sum(r["correct"] for k, r in per.items() if "jul23" in pools[k])
+        tj = sum(r["total"] for k, r in per.items() if "jul23" in pools[k])
         result.update(
             metric="acc", value=c / t if t else None, correct=c, total=t,
             acc_jul23=cj / tj if tj else None,

@@ -14,8 +14,6 @@ import json
 import sys
 from typing import Any
 
-HEADLINE_UNITS = {"bleu4": "x100", "mae": "absolute error, lower is better"}
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--benchmark-dir", required=True, help="a 2D_Benchmark or 3D_Benchmark folder")
@@ -39,7 +37,9 @@ def _fmt(v: Any) -> str:
 
 def _human(res: dict[str, Any]) -> None:
     skip = {"samples", "skipped", "versions", "datasets", "dataset", "mode", "metric", "value"}
-    unit = HEADLINE_UNITS.get(res["metric"], "")
+    from lamm.tasks import unit_notes
+
+    unit = unit_notes().get(res["metric"], "")
     print(f"{res['dataset']} ({res['mode']}, protocol {res['protocol']})")
     print(f"  {res['metric']}: {_fmt(res['value'])}" + (f"  [{unit}]" if unit else ""))
     for k, v in res.items():

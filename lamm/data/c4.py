@@ -24,12 +24,19 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lamm.protocol.prompts import SECOND_PASS_SUFFIX, prompt
+from lamm.protocol.prompts import (
+    LETTERS,
+    SECOND_PASS_SUFFIX,
+    fmt_nums,
+    options_text,
+    plural,
+    prompt,
+    vqa_query,
+)
 
 Turn = dict[str, str]
 _E2D = "eval_2d_v1_constants"
 _E3D = "eval_3d_jul2023_constants"
-LETTERS = "ABCDEF"
 
 # C4 task -> official instruction task_type (system message key; LAMM_FORMATS §1.3).
 TASK_TYPES: dict[str, str] = {
@@ -82,32 +89,6 @@ def _sample(rng: Any, seq: Sequence[Any], k: int) -> list[Any]:
 
 def article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
-
-
-def plural(word: str) -> str:
-    """English plural of a simple noun (enough for class names: box -> boxes, cross -> crosses)."""
-    if word.endswith(("s", "x", "z", "ch", "sh")):
-        return word + "es"
-    if word.endswith("y") and word[-2:-1] not in "aeiou":
-        return word[:-1] + "ies"
-    return word + "s"
-
-
-def fmt_nums(values: Sequence[float]) -> str:
-    """``[0.12, 0.30, 0.45, 0.62]``: the bracket form every official box/point parser reads."""
-    return "[" + ", ".join(f"{v:.2f}" for v in values) + "]"
-
-
-def options_text(choices: Sequence[str]) -> str:
-    """The official VQA option block: ``(A) red (B) blue``."""
-    if len(choices) > len(LETTERS):
-        raise ValueError(f"at most {len(LETTERS)} options, got {len(choices)}")
-    return " ".join(f"({LETTERS[i]}) {c}" for i, c in enumerate(choices))
-
-
-def vqa_query(question: str, choices: Sequence[str]) -> str:
-    """Benchmark VQA query shape ``"<question> \\nOptions: (A) .. (B) ..\\n"`` (LAMM_FORMATS §2.1)."""
-    return f"{question} \nOptions: {options_text(choices)}\n"
 
 
 # --------------------------------------------------------------------------- question banks

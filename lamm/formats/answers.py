@@ -14,15 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lamm.formats.benchmark import DatasetLike
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import iter_jsonl, read_json_array, write_json_official
-from lamm.protocol.datasets import LSP_JOINTS, DatasetSpec
 
 SKIPPED = "skipped"  # the placeholder's field: why the record has no answer
 PLACEHOLDER_REASON = "placeholder of a record lamm eval skipped"  # how scoring reports one
 
 
-def answer_path(path: str | Path, spec: DatasetSpec) -> Path:
+def answer_path(path: str | Path, spec: DatasetLike) -> Path:
     """As ``common_eval_2d.py``: a ``.json``/``.jsonl`` file as is, otherwise a folder + official name."""
     path = Path(path)
     if path.suffix in (".json", ".jsonl"):
@@ -30,16 +30,11 @@ def answer_path(path: str | Path, spec: DatasetSpec) -> Path:
     return path / spec.answer_file
 
 
-def keypoint_text(spec: DatasetSpec) -> bool:
-    """LSP keypoint answers carry an object of 14 joint answers instead of a string."""
-    return spec.name == "LSP" and spec.mode == "common"
-
-
-def check_answer(path: str | Path, spec: DatasetSpec, i: int, ans: dict[str, Any]) -> None:
+def check_answer(path: str | Path, spec: DatasetLike, i: int, ans: dict[str, Any]) -> None:
     if "text" not in ans:
         raise FormatError(path, "missing field", index=i, record_id=ans.get("id"), field="text")
     text = ans["text"]
-    if keypoint_text(spec):
+    if spec.answer_is_object:  # LSP keypoints: one answer per joint
         if not isinstance(text, dict) or not all(isinstance(v, str) for v in text.values()):
             raise FormatError(
                 path,
@@ -58,7 +53,7 @@ def check_answer(path: str | Path, spec: DatasetSpec, i: int, ans: dict[str, Any
         )
 
 
-def read_answers(path: str | Path, spec: DatasetSpec, *, validate: bool = True) -> list[dict[str, Any]]:
+def read_answers(path: str | Path, spec: DatasetLike, *, validate: bool = True) -> list[dict[str, Any]]:
     """Answers of one dataset in stored order. With ``validate`` each entry's ``text`` type is checked."""
     p = answer_path(path, spec)
     answers = list(iter_jsonl(p)) if p.suffix == ".jsonl" else read_json_array(p)
@@ -68,9 +63,9 @@ def read_answers(path: str | Path, spec: DatasetSpec, *, validate: bool = True) 
     return answers
 
 
-def placeholder(spec: DatasetSpec, rid: Any, reason: str, delta_path: str = "") -> dict[str, Any]:
+def placeholder(spec: DatasetLike, rid: Any, reason: str, delta_path: str = "") -> dict[str, Any]:
     """The entry standing in for a record without an answer, so later entries keep their position."""
-    text: str | dict[str, str] = dict.fromkeys(LSP_JOINTS, "") if keypoint_text(spec) else ""
+    text: str | dict[str, str] = dict.fromkeys(spec.answer_keys, "") if spec.answer_is_object else ""
     return {"id": rid, "text": text, "delta_path": delta_path, SKIPPED: reason}
 
 
@@ -78,7 +73,7 @@ def is_placeholder(ans: dict[str, Any]) -> bool:
     return SKIPPED in ans
 
 
-def write_official_answers(out_dir: str | Path, spec: DatasetSpec, answers: list[dict[str, Any]]) -> Path:
+def write_official_answers(out_dir: str | Path, spec: DatasetLike, answers: list[dict[str, Any]]) -> Path:
     """Write ``<out_dir>/<Task>_<Dataset>.json`` exactly as official inference does (placeholders keep
     their ``skipped`` field)."""
     path = Path(out_dir) / spec.answer_file

@@ -306,26 +306,5 @@ def locating_fsc147(items: list[Item], ctx: Context) -> Outcome:
     return _acc(rows, {"not_counted_ge10": sum(1 for r in rows if r.get("counted") is False)})
 
 
-# ------------------------------------------------------------------------------------------- registry
-
+# (items, ctx) -> Outcome: what a task file (lamm.tasks) names as its dataset's metric
 Metric = Callable[[list[Item], Context], Outcome]
-
-METRICS_2D: dict[tuple[str, str], Metric] = {
-    ("CIFAR10", "common"): cifar10,
-    ("VOC2012", "common"): voc_detection,
-    ("SQAimage", "common"): vqa,
-    ("AI2D", "common"): vqa,
-    ("flickr30k", "common"): flickr30k,
-    ("UCMerced", "common"): ucmerced,
-    ("FSC147", "common"): fsc147,
-    ("SVT", "common"): svt,
-    ("CelebA(Smile)", "common"): celeba_smile,
-    ("CelebA(Hair)", "common"): celeba_hair,
-    ("LSP", "common"): lsp_pck,
-    ("VOC2012", "locating"): locating_voc,
-    ("LSP", "locating"): locating_lsp,
-    ("FSC147", "locating"): locating_fsc147,
-}
-
-# datasets whose metric needs the image size (all 2D scorers still open every image, as officially)
-NEEDS_SIZE = {("LSP", "common"), ("LSP", "locating"), ("FSC147", "locating"), ("VOC2012", "common")}

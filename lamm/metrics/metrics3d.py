@@ -164,10 +164,3 @@ def scanrefer_grounding(items: list[Item], ctx: Context) -> Outcome:
 def scanqa(items: list[Item], ctx: Context) -> Outcome:
     """The multiple-choice matcher with letters A-F (jul23)."""
     return vqa(items, ctx, letters="ABCDEF")
-
-
-METRICS_3D = {
-    ("ScanNet", "common"): scannet_detection,
-    ("ScanRefer", "common"): scanrefer_grounding,
-    ("ScanQA_multiplechoice", "common"): scanqa,
-}

@@ -1,6 +1,5 @@
-"""The LAMM protocol as data: prompt strings, the benchmark dataset table, task system messages."""
+"""The LAMM protocol as data: the verbatim prompt strings and the query layout built from them."""
 
-from lamm.protocol.datasets import DATASETS, DatasetSpec, find_dataset
 from lamm.protocol.prompts import prompt, prompts
 
-__all__ = ["DATASETS", "DatasetSpec", "find_dataset", "prompt", "prompts"]
+__all__ = ["prompt", "prompts"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
@@ -13,6 +14,7 @@ from typing import Any
 # that teach a model this layout.
 SECOND_PASS_SUFFIX = " ###\nANSWER:"
 ANSWER_JOIN = "\n The answer is "
+LETTERS = "ABCDEF"  # option letters of the VQA query (3D multiple choice goes up to F)
 
 
 @functools.cache
@@ -45,3 +47,32 @@ def train_system_message(task_type: str, version: str = "v1") -> str:
     if task_type in latest:
         return latest[task_type]
     raise KeyError(f"unknown task_type {task_type!r}; known: {sorted(set(table) | set(latest))}")
+
+
+# ------------------------------------------------------------------ query layout (benchmark + C4)
+
+
+def plural(word: str) -> str:
+    """English plural of a simple noun (enough for class names: box -> boxes, cross -> crosses)."""
+    if word.endswith(("s", "x", "z", "ch", "sh")):
+        return word + "es"
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + "s"
+
+
+def fmt_nums(values: Sequence[float]) -> str:
+    """``[0.12, 0.30, 0.45, 0.62]``: the bracket form every official box/point parser reads."""
+    return "[" + ", ".join(f"{v:.2f}" for v in values) + "]"
+
+
+def options_text(choices: Sequence[str]) -> str:
+    """The official VQA option block: ``(A) red (B) blue``."""
+    if len(choices) > len(LETTERS):
+        raise ValueError(f"at most {len(LETTERS)} options, got {len(choices)}")
+    return " ".join(f"({LETTERS[i]}) {c}" for i, c in enumerate(choices))
+
+
+def vqa_query(question: str, choices: Sequence[str]) -> str:
+    """Benchmark VQA query shape ``"<question> \\nOptions: (A) .. (B) ..\\n"`` (LAMM_FORMATS §2.1)."""
+    return f"{question} \nOptions: {options_text(choices)}\n"

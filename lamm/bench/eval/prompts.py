@@ -1,12 +1,13 @@
 """Prompts of one benchmark record, as official LAMM inference builds them (LAMM_FORMATS §5.4).
 
 A record needs one or more generations, each a (system message, query) pair; the dataset's system
-message is fixed per task and the query comes from the record. Two special cases:
+message is fixed per task and the query comes from the record. The task file's ``prompting`` says how:
 
-* VQA (SQAimage, AI2D, ScanQA): two passes. The first gives a reasoning ``r``; the second asks again with
+* ``single``: one generation, the query as stored;
+* ``two_pass`` (VQA: SQAimage, AI2D, ScanQA): two passes. The first gives a reasoning ``r``; the second asks again with
   ``query + r + " ###\\nANSWER:"``; the stored text is ``r + "\\n The answer is " + second``.
-* LSP keypoints: the query's ``{}`` is filled with each of the 14 joint names, one generation per joint,
-  stored as an object joint name -> answer (in the official joint order).
+* ``per_joint`` (LSP keypoints): the query's ``{}`` is filled with each answer key (the 14 joint names),
+  one generation per joint, stored as an object joint name -> answer (in the official joint order).
 
 Model-agnostic and torch-free: adapters decide how a (system, query) pair becomes model input.
 """
@@ -16,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lamm.formats.benchmark import BenchRecord
-from lamm.protocol.datasets import LSP_JOINTS, DatasetSpec
 from lamm.protocol.prompts import ANSWER_JOIN, SECOND_PASS_SUFFIX
+from lamm.tasks import DatasetSpec
 
 
 @dataclass(frozen=True)
@@ -28,14 +29,23 @@ class Prompt:
     query: str
 
 
+STYLES = ("single", "two_pass", "per_joint")
+
+
+def _style(spec: DatasetSpec) -> str:
+    if spec.prompting not in STYLES:
+        raise ValueError(f"{spec.key}: unknown prompting {spec.prompting!r}; known: {', '.join(STYLES)}")
+    return spec.prompting
+
+
 def is_two_pass(spec: DatasetSpec) -> bool:
     """VQA datasets (2D and 3D) answer in two passes: reasoning, then the option."""
-    return spec.task == "VQA"
+    return _style(spec) == "two_pass"
 
 
 def is_per_joint(spec: DatasetSpec) -> bool:
-    """LSP keypoint detection asks one question per joint."""
-    return spec.name == "LSP" and spec.mode == "common"
+    """LSP keypoint detection asks one question per joint (the spec's ``answer_keys``)."""
+    return _style(spec) == "per_joint"
 
 
 def first_prompts(spec: DatasetSpec, record: BenchRecord) -> list[Prompt]:
@@ -43,8 +53,10 @@ def first_prompts(spec: DatasetSpec, record: BenchRecord) -> list[Prompt]:
     system = spec.system_message
     if is_per_joint(spec):
         if "{}" not in record.query:
-            raise ValueError(f"LSP keypoint query of record {record.id!r} has no '{{}}' for the joint name")
-        return [Prompt(system, record.query.replace("{}", joint)) for joint in LSP_JOINTS]
+            raise ValueError(
+                f"{spec.name} keypoint query of record {record.id!r} has no '{{}}' for the joint name"
+            )
+        return [Prompt(system, record.query.replace("{}", joint)) for joint in spec.answer_keys]
     return [Prompt(system, record.query)]
 
 
@@ -58,7 +70,7 @@ def second_prompts(spec: DatasetSpec, record: BenchRecord, first: list[str]) -> 
 def assemble(spec: DatasetSpec, first: list[str], second: list[str]) -> str | dict[str, str]:
     """The answer ``text`` the official inference stores for the record."""
     if is_per_joint(spec):
-        return dict(zip(LSP_JOINTS, first, strict=True))
+        return dict(zip(spec.answer_keys, first, strict=True))
     if is_two_pass(spec):
         return first[0] + ANSWER_JOIN + second[0]
     return first[0]

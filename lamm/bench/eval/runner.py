@@ -34,8 +34,8 @@ from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import write_json_official
 from lamm.formats.lock import FolderLock, FolderLocked
 from lamm.progress import progress_bar
-from lamm.protocol.datasets import DATASETS, DatasetSpec
 from lamm.redact import redact
+from lamm.tasks import DatasetSpec, all_datasets
 
 RESULTS = "results.json"
 RUN_INFO = "run.json"
@@ -75,7 +75,7 @@ class EvalConfig:
 def select_datasets(benchmark_dir: str | Path, names: str = "all", mode: str = "common") -> list[DatasetSpec]:
     """``all``: every dataset of the mode(s) whose meta file is in the folder; else the named ones."""
     modes = ("common", "locating") if mode == "all" else (mode,)
-    candidates = [s for s in DATASETS if s.mode in modes]
+    candidates = [s for s in all_datasets() if s.mode in modes]
     if names == "all":
         found = [s for s in candidates if meta_path(benchmark_dir, s).is_file()]
         if not found:
@@ -106,7 +106,7 @@ def dataset_listing() -> str:
     lines = ["valid --datasets names (comma-separated; 'all': every dataset whose meta file is present):"]
     for dim, folder in (("2d", "2D_Benchmark"), ("3d", "3D_Benchmark")):
         for mode in ("common", "locating"):
-            names = [s.name for s in DATASETS if s.dim == dim and s.mode == mode]
+            names = [s.name for s in all_datasets() if s.dim == dim and s.mode == mode]
             if names:
                 lines.append(f"  {folder}, --mode {mode}: {', '.join(names)}")
     return "\n".join(lines)

@@ -17,7 +17,7 @@ from typing import Any
 
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import JsonlAppender, iter_jsonl, temp_path
-from lamm.protocol.datasets import DATASETS
+from lamm.tasks import all_datasets
 
 ANSWERS = "answers.jsonl"
 ERRORS = "errors.jsonl"
@@ -31,7 +31,7 @@ def record_key(rec: dict[str, Any]) -> Key:
 
 
 def _dataset_rank(name: str) -> tuple[int, str]:
-    order = [s.key for s in DATASETS]
+    order = [s.key for s in all_datasets()]
     return (order.index(name) if name in order else len(order), name)
 
 

@@ -3,41 +3,45 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from lamm.data.c4 import vqa_query
 from lamm.data.mini import world3d as W3
 from lamm.data.mini.common import Stats, pixels_hash, record_rng, slug
 from lamm.formats.jsonio import write_json_official
 from lamm.progress import progress_bar
-from lamm.protocol.datasets import DatasetSpec, datasets_3d
-from lamm.protocol.prompts import prompt
+from lamm.tasks import DatasetSpec, datasets_3d
 
-E3D = "eval_3d_jul2023_constants"
+
+@dataclass
+class Scene3D:
+    """What a 3D task file's ``mini.record(scene, rng)`` reads: the objects (and a grounding target)."""
+
+    objects: list[W3.Obj3D]
+    target: W3.Obj3D | None = None
+    expression: str = ""
+
+    def question(self, rng: np.random.Generator) -> dict:
+        return W3.scanqa_question(self.objects, rng)
+
+
+# ``Mini.scene`` of a 3D task file -> the world maker
+SCENES = {
+    "objects": lambda rng: Scene3D(W3.make_scene(rng)),
+    "grounding": lambda rng: Scene3D(*W3.grounding_scene(rng)),
+}
 
 
 def bench3d_record(spec: DatasetSpec, index: int, seed: int, points: int) -> tuple[dict, np.ndarray]:
     """Record ``index`` of a 3D dataset (test split) and its point cloud."""
     rng = record_rng(seed, "test", spec.key, index)
     rid = f"{slug(spec.name)}_{index:05d}"
-    rec: dict = {"id": rid, "pcl": f"./scannet_pcls/{rid}.npy"}
-    if spec.name == "ScanNet":
-        objs = W3.make_scene(rng)
-        rec["query"] = prompt(E3D, "DETECTION3D_QS") + prompt(E3D, "DETECTION3D_INS")
-        rec["object"] = [{"label": o.label, "bbox": o.bbox()} for o in objs]
-    elif spec.name == "ScanRefer":
-        objs, target, expr = W3.grounding_scene(rng)
-        rec["query"] = prompt(E3D, "VG3D_QS") + expr
-        rec["object"] = target.bbox()
-        rec["description"] = expr
-    else:
-        objs = W3.make_scene(rng)
-        q = W3.scanqa_question(objs, rng)
-        rec["query"] = vqa_query(q["question"], q["choices"])
-        rec["gt_choice"], rec["gt_choices"] = q["answer"], q["choices"]
-    return rec, W3.scene_points(rng, objs, points)
+    rec: dict = {"id": rid, "pcl": f"./{spec.mini.folder}/{rid}.npy"}
+    scene = SCENES[spec.mini.scene](rng)
+    rec.update(spec.mini.record(scene, rng))
+    return rec, W3.scene_points(rng, scene.objects, points)
 
 
 def write_benchmark_3d(
@@ -46,7 +50,7 @@ def write_benchmark_3d(
     """Write ``out/3D_Benchmark``; return stats and the hashes of every test point cloud."""
     root = Path(out) / "3D_Benchmark"
     stats, hashes = Stats(), set()
-    specs = datasets_3d()
+    specs = [s for s in datasets_3d() if s.mini is not None]
     with progress_bar(
         total=n * len(specs), desc="3D benchmark", unit="rec", disable=not progress, leave=False
     ) as bar:

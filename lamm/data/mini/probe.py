@@ -18,16 +18,12 @@ import numpy as np
 
 from lamm.data.mini.instruct2d import instruct_sample
 from lamm.formats import load_benchmark
-from lamm.protocol.datasets import find_dataset
+from lamm.tasks import DatasetSpec, datasets_2d
 
-# dataset -> (instruction task whose images share the scene kind, label of an item, label of a record)
-TASKS = {
-    "CIFAR10": ("classification", lambda info: info["shapes"][0].label, lambda r: r["label"]),
-    "UCMerced": ("fine_grained", lambda info: info["label"], lambda r: r["label"]),
-    "FSC147": ("counting", lambda info: str(len(info["shapes"])), lambda r: str(r["num"])),
-    "CelebA(Smile)": ("facial", lambda info: "1" if info["smile"] else "-1", lambda r: r["attr"]),
-    "CelebA(Hair)": ("facial", lambda info: info["hair"], lambda r: r["attr"]),
-}
+
+def probe_specs() -> dict[str, DatasetSpec]:
+    """The datasets whose task file declares a probe (``Mini.probe``): classification-like ones."""
+    return {s.key: s for s in datasets_2d("common") if s.mini and s.mini.probe}
 
 
 def _net(n_classes: int):
@@ -45,17 +41,19 @@ def probe(bench: str | Path, dataset: str, *, n_train: int, steps: int, seed: in
     import torch
     from PIL import Image
 
-    task, item_label, rec_label = TASKS[dataset]
-    recs = load_benchmark(bench, find_dataset(dataset))
+    spec = probe_specs()[dataset]
+    task, item_label = spec.mini.probe
+    field = spec.gt_fields[0]
+    recs = load_benchmark(bench, spec)
     size = Image.open(Path(bench) / recs[0].media).size[0]
     xs, ys = [], []
     for i in range(n_train):
         _, item = instruct_sample(task, i, seed, size)
         xs.append(np.asarray(item.image.convert("RGB")))
-        ys.append(item_label(item.info))
-    classes = sorted(set(ys) | {rec_label(r.raw) for r in recs})
+        ys.append(item_label(item))
+    classes = sorted(set(ys) | {str(r.raw[field]) for r in recs})
     tx = [np.asarray(Image.open(Path(bench) / r.media).convert("RGB")) for r in recs]
-    ty = [classes.index(rec_label(r.raw)) for r in recs]
+    ty = [classes.index(str(r.raw[field])) for r in recs]
 
     def tensor(a):
         return torch.tensor(np.stack(a), dtype=torch.float32).permute(0, 3, 1, 2) / 255.0
@@ -86,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train", type=int, default=1500)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0, help="the seed the LAMM-Mini build used")
-    ap.add_argument("--datasets", nargs="*", default=list(TASKS))
+    ap.add_argument("--datasets", nargs="*", default=list(probe_specs()))
     args = ap.parse_args(argv)
     import torch
 

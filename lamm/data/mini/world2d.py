@@ -17,7 +17,7 @@ from PIL import Image
 
 from lamm.data.c4 import article, plural
 from lamm.data.mini import render2d as R
-from lamm.protocol.datasets import LSP_JOINTS
+from lamm.tasks.lsp import LSP_JOINTS
 
 WORDS: tuple[str, ...] = (
     "open", "exit", "stop", "cafe", "bank", "hotel", "park", "shop", "sale", "taxi", "bus", "bar", "inn",
@@ -56,6 +56,19 @@ class Item:
     kind: str
     image: Image.Image
     info: dict[str, Any] = field(default_factory=dict)
+
+    # what the benchmark task files (lamm.tasks) read of an item, so they need no world import
+    def shape_objects(self) -> list[dict]:
+        return shape_objects(self.info)
+
+    def captions(self) -> list[str]:
+        return captions(self.info)
+
+    def sqa_question(self, rng: np.random.Generator) -> dict:
+        return sqa_question(self.info, rng)
+
+    def ai2d_question(self, rng: np.random.Generator) -> dict:
+        return ai2d_question(self.info, rng)
 
 
 def _shapes_image(

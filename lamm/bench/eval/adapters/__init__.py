@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lamm.formats.benchmark import BenchRecord
-from lamm.protocol.datasets import DatasetSpec
+from lamm.tasks import DatasetSpec
 
 
 @dataclass(frozen=True)

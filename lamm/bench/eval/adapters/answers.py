@@ -13,7 +13,7 @@ from lamm.bench.eval.adapters import Adapter, register_adapter
 from lamm.formats.answers import PLACEHOLDER_REASON, SKIPPED, answer_path, is_placeholder, read_answers
 from lamm.formats.benchmark import BenchRecord, load_benchmark, meta_path
 from lamm.formats.errors import FormatError
-from lamm.protocol.datasets import DatasetSpec
+from lamm.tasks import DatasetSpec
 
 
 class AnswersAdapter(Adapter):

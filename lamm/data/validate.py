@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from lamm.formats.answers import check_answer
-from lamm.formats.benchmark import check_bench_record, meta_path, record_id, spec_for_file
+from lamm.formats.benchmark import check_bench_record, meta_path, record_id
 from lamm.formats.errors import FormatError
 from lamm.formats.instruct import check_instruct_record, media_key_of, turn_order_note
 from lamm.formats.jsonio import iter_jsonl, read_json_array
 from lamm.formats.media import check_image, load_npy_points
 from lamm.formats.paths import media_root, prefer_unions, resolve_media
-from lamm.protocol.datasets import DATASETS, DatasetSpec
 from lamm.protocol.prompts import prompts
+from lamm.tasks import DatasetSpec, all_datasets, spec_for_file
 
 KINDS = ("auto", "instruct", "benchmark", "answers")
 
@@ -419,7 +419,7 @@ def _check_media_refs(path, refs: list[_Ref], media: _MediaChecker, report, prob
 def _validate_answers(path, records, spec, root, report, problem) -> None:
     """Official answer files pair with their meta file by position. ``lamm eval`` run logs
     (``answers.jsonl`` with ``dataset`` and ``index`` per row) mix datasets and pair by ``index``."""
-    by_key = {s.key: s for s in DATASETS}
+    by_key = {s.key: s for s in all_datasets()}
     run_log = any("dataset" in a and "index" in a for a in records[:20])
     metas: dict[str, list[dict[str, Any]] | None] = {}
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from lamm.formats.validate import KINDS, validate_path
+from lamm.data.validate import KINDS, validate_path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

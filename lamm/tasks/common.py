@@ -1,0 +1,50 @@
+"""Pieces several task files share: trivial baselines and ground-truth words."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from lamm.protocol.prompts import fmt_nums
+
+LETTERS = "ABCDEFG"
+
+
+def choice_words(raw: dict[str, Any]) -> str:
+    """The gold option as the official GPT-metric prompt shows it: ``(C) leaf``."""
+    k = raw["gt_choice"]
+    return f"({LETTERS[k]}) {raw['gt_choices'][k]}"
+
+
+def majority(field: str, words: Callable[[str], str] = str) -> Callable:
+    """Baseline: the most frequent value of ``field`` over the benchmark file (flatters the baseline)."""
+
+    def build(load: Callable[[], Sequence[Any]], seed: int, key: str) -> Callable[[Any], str]:
+        top = words(Counter(str(r.raw[field]) for r in load()).most_common(1)[0][0])
+        return lambda rec: top
+
+    return build
+
+
+def random_choice(load: Callable[[], Sequence[Any]], seed: int, key: str) -> Callable[[Any], str]:
+    """Baseline: a random option, fixed per (seed, dataset, record id)."""
+
+    def answer(rec: Any) -> str:
+        digest = hashlib.sha256(f"{seed}:{key}:{rec.id}".encode()).digest()
+        return f"The answer is ({LETTERS[digest[0] % len(rec.raw['gt_choices'])]})."
+
+    return answer
+
+
+def mean_count(load: Callable[[], Sequence[Any]], seed: int, key: str) -> Callable[[Any], str]:
+    records = load()
+    mean = round(sum(int(r.raw["num"]) for r in records) / max(1, len(records)))
+    return lambda rec: f"There are {mean} objects."
+
+
+def mean_box(load: Callable[[], Sequence[Any]], seed: int, key: str) -> Callable[[Any], str]:
+    boxes = [[float(v) for v in r.raw["object"]] for r in load()]
+    text = fmt_nums([sum(col) / max(1, len(boxes)) for col in zip(*boxes)])
+    return lambda rec: text
