@@ -21,10 +21,10 @@ import re
 from pathlib import Path
 
 from lamm.bench.score import score_dataset
-from lamm.data.c4 import LETTERS, fmt_nums
 from lamm.formats import load_benchmark
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import read_json_array
+from lamm.protocol.prompts import LETTERS, fmt_nums
 from lamm.tasks import find_dataset
 
 DATASETS = ("ScanQA_multiplechoice", "ScanRefer", "ScanNet")

@@ -18,7 +18,7 @@ from lamm.cli import main
 from lamm.formats.bev import BACKGROUND, HEIGHT_COLOURS, BevStyle, render_bev
 from lamm.formats.pointcloud import load_points
 from lamm.protocol.bev import bev_paragraph, bev_system, suite3d_prompts
-from lamm.protocol.datasets import DATASETS
+from lamm.tasks import datasets_3d
 
 RED, GREEN, GREY = (220, 20, 30), (10, 200, 40), (120, 120, 120)
 
@@ -104,7 +104,7 @@ def test_bev_system_messages() -> None:
         assert (
             got == entry["bev"]["system"].format(z_min=0.0, z_max=2.5) and "from 0.00 (floor) to 2.50" in got
         )
-    for spec in (s for s in DATASETS if s.dim == "3d"):
+    for spec in datasets_3d():
         got = bev_system(None, spec.system_message, -0.1, 3.0)
         lines = spec.system_message.split("\n")
         assert got.split("\n") == [

@@ -8,9 +8,10 @@ import re
 import numpy as np
 import pytest
 
-from lamm.data.c4 import BUILDERS, TASK_TYPES, c4_conversation, plural, vqa_query
+from lamm.data.c4 import BUILDERS, TASK_TYPES, c4_conversation
 from lamm.formats.instruct import check_conversation
 from lamm.protocol import prompt
+from lamm.protocol.prompts import plural, vqa_query
 
 NUM = r"-?\d+\.\d+"
 

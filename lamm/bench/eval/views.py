@@ -19,7 +19,7 @@ from lamm.bench.eval.prompts import Prompt
 from lamm.formats.bev import BevStyle, render_bev_file
 from lamm.formats.jsonio import temp_path
 from lamm.protocol.bev import bev_system
-from lamm.protocol.datasets import DatasetSpec
+from lamm.tasks import DatasetSpec
 
 VIEWS = ("bev",)
 VIEW_DIR = "bev"

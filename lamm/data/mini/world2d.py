@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from lamm.data.c4 import article, plural
+from lamm.data.c4 import article
 from lamm.data.mini import render2d as R
+from lamm.protocol.prompts import plural
 from lamm.tasks.lsp import LSP_JOINTS
 
 WORDS: tuple[str, ...] = (
