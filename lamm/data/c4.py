@@ -24,6 +24,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from lamm.metrics.parse import fmt_nums
 from lamm.protocol.prompts import SECOND_PASS_SUFFIX, prompt
 
 Turn = dict[str, str]
@@ -91,11 +92,6 @@ def plural(word: str) -> str:
     if word.endswith("y") and word[-2:-1] not in "aeiou":
         return word[:-1] + "ies"
     return word + "s"
-
-
-def fmt_nums(values: Sequence[float]) -> str:
-    """``[0.12, 0.30, 0.45, 0.62]``: the bracket form every official box/point parser reads."""
-    return "[" + ", ".join(f"{v:.2f}" for v in values) + "]"
 
 
 def options_text(choices: Sequence[str]) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
-    "Parsed", "scan_numbers", "bracket_numbers", "parse_numbers", "parse_boxes", "box_segments", "box_labels", "parse_points",
+    "Parsed", "scan_numbers", "bracket_numbers", "fmt_nums", "parse_numbers", "parse_boxes", "box_segments", "box_labels", "parse_points",
     "parse_boxes3d", "parse_sentence", "parse_count", "ennum2numerical", "match_option",
     "parse_smile", "parse_label", "parse_words", "caption_pieces", "NUMBER_WORDS",
 ]  # fmt: skip
@@ -79,6 +80,12 @@ def scan_numbers(text: str, left: str = "[", right: str = "]") -> list[float]:
 def bracket_numbers(text: str) -> list[float]:
     """The ``[``-pass over the whole text, then the ``(``-pass, concatenated in that order."""
     return scan_numbers(text, "[", "]") + scan_numbers(text, "(", ")")
+
+
+def fmt_nums(values: Sequence[float]) -> str:
+    """``[0.12, 0.30, 0.45, 0.62]``: the bracket form every official box/point parser reads (the C4
+    templates write it, the trivial baseline answers in it)."""
+    return "[" + ", ".join(f"{v:.2f}" for v in values) + "]"
 
 
 _PLAIN_NUMBER = re.compile(r"[0-9]+\.?[0-9]*")

@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 
 import lamm
 from lamm.model.config import ModelConfig
-from lamm.model.official_args import MODALITIES, OFFICIAL_3D_PRESET
+from lamm.model.official_args import MODALITIES, OFFICIAL_3D_ENCODER
 from lamm.model.template import get_template
 
 WEIGHTS_FILE = "model.safetensors"
@@ -477,12 +477,7 @@ def official_encoder(modality: str, encoder: str, options: dict[str, Any] | None
     if modality == "image":
         section: dict[str, Any] = {"type": "clip", "feature": "local"}
     elif modality == "pcl":
-        import yaml
-
-        from lamm.train.config import preset_path
-
-        preset = yaml.safe_load(preset_path(OFFICIAL_3D_PRESET).read_text("utf-8"))
-        section = dict(preset["model"]["encoder"])
+        section = dict(OFFICIAL_3D_ENCODER)
     else:
         raise CheckpointError(f"modality must be one of {MODALITIES}, not {modality!r}")
     return {**section, **(options or {}), "path": encoder}

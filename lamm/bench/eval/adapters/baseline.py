@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from lamm.bench.eval.adapters import Adapter, register_adapter
-from lamm.data.c4 import fmt_nums
 from lamm.formats.benchmark import BenchRecord, load_benchmark
+from lamm.metrics.parse import fmt_nums
 from lamm.protocol.datasets import DatasetSpec
 
 MAJORITY = {"CIFAR10": "label", "UCMerced": "label", "CelebA(Hair)": "attr", "CelebA(Smile)": "attr"}
