@@ -23,7 +23,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import lamm
-from lamm.model.config import ModelConfig
+from lamm.model.config import WEIGHT_SUFFIXES, ModelConfig
 from lamm.model.official_args import MODALITIES, OFFICIAL_3D_ENCODER
 from lamm.model.template import get_template
 
@@ -31,7 +31,6 @@ WEIGHTS_FILE = "model.safetensors"
 MANIFEST_FILE = "manifest.json"
 CONFIG_FILE = "config.json"
 TOKENIZER_DIR = "tokenizer"
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 _SAMPLE_CHUNKS, _CHUNK = 16, 1 << 20
 
 
@@ -77,7 +76,7 @@ def weights_fingerprint(path_or_id: str, revision: str | None = None) -> str | N
     root = _resolve_local(path_or_id, revision)
     if root is None:
         return None
-    files = sorted(f for f in root.rglob("*") if f.is_file() and f.name.endswith(_WEIGHT_SUFFIXES))
+    files = sorted(f for f in root.rglob("*") if f.is_file() and f.name.endswith(WEIGHT_SUFFIXES))
     if not files:
         return None
     key = (str(root.resolve()), max(f.stat().st_mtime for f in files))
