@@ -22,6 +22,7 @@ from lamm.formats.jsonio import iter_jsonl
 from lamm.metrics.metrics2d import METRICS_2D, Context, Item, Outcome
 from lamm.metrics.metrics3d import METRICS_3D
 from lamm.protocol.datasets import DatasetSpec, datasets_2d, find_dataset
+from lamm.versions import versions
 
 PROTOCOLS = ("lamm", "lamm-v1")
 METRICS = {**METRICS_2D, **METRICS_3D}
@@ -140,12 +141,9 @@ def _finite(x: Any) -> Any:
 
 
 def _versions() -> dict[str, str]:
-    import nltk
-
-    from lamm import __version__
     from lamm.metrics import labels
 
-    v = {"lamm": __version__, "nltk": nltk.__version__}
+    v = versions("nltk")
     if labels.wordnet.cache_info().currsize:
         v.update(labels.wordnet_info())
     return v

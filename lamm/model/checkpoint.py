@@ -26,6 +26,7 @@ import lamm
 from lamm.model.config import WEIGHT_SUFFIXES, ModelConfig
 from lamm.model.official_args import MODALITIES, OFFICIAL_3D_ENCODER
 from lamm.model.template import get_template
+from lamm.versions import versions
 
 WEIGHTS_FILE = "model.safetensors"
 MANIFEST_FILE = "manifest.json"
@@ -95,18 +96,6 @@ def tokenizer_fingerprint(tokenizer) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _versions() -> dict[str, str]:
-    import peft
-    import transformers
-
-    return {
-        "lamm": lamm.__version__,
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "peft": peft.__version__,
-    }
-
-
 def build_manifest(model, tokenizer=None) -> dict[str, Any]:
     cfg: ModelConfig = model.config
     enc = cfg.encoder
@@ -134,7 +123,7 @@ def build_manifest(model, tokenizer=None) -> dict[str, Any]:
         "num_media_tokens": cfg.num_media_tokens,
         "projector": cfg.projector,
         "lora": None if cfg.lora is None else cfg.to_dict()["lora"],
-        "versions": _versions(),
+        "versions": versions("torch", "transformers", "peft"),
     }
 
 
