@@ -17,9 +17,7 @@ from typing import Any
 from lamm.bench.eval.adapters import Adapter, GenFailure, GenRequest, register_adapter
 from lamm.llm_client import LLMClient, LLMError, api_key
 
-__all__ = ["ChatClient", "ChatError", "OpenAIAdapter", "api_key", "parse_target"]
-
-ChatError = LLMError  # compatibility name
+__all__ = ["ChatClient", "OpenAIAdapter", "api_key", "parse_target"]
 
 
 def parse_target(arg: str) -> tuple[str, str | None]:
