@@ -103,7 +103,8 @@ def evaluate_model(
 
     cfg = EvalConfig(
         model=model, benchmark_dir=bench, datasets=select_datasets(bench, datasets, mode), out=out,
-        batch_size=EVAL_BATCH, on_error="skip", adapter_options={"max_new_tokens": max_new_tokens},
+        batch_size=EVAL_BATCH, on_error="skip",
+        adapter_options={} if model.startswith("baseline:") else {"max_new_tokens": max_new_tokens},
     )  # fmt: skip
     return evaluate(cfg)
 

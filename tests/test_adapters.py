@@ -210,3 +210,43 @@ def test_trivial_baseline_mean_box_for_grounding(tmp_path):
     # the mean box overlaps each gold box by half its width: IoU 1/3, a hit at 0.25, a miss at 0.5
     assert res["datasets"]["ScanRefer"]["value"] == 0.0
     assert res["datasets"]["ScanRefer"]["score"]["acc@0.25"] == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------------------------------- options
+
+
+def strict_echo(arg: str, *, max_new_tokens: int = 8) -> EchoAdapter:
+    """A ``py:`` factory without ``**kwargs``: it takes max_new_tokens and nothing else."""
+    return EchoAdapter()
+
+
+@pytest.mark.parametrize(
+    ("model", "flags", "refused"),
+    [
+        ("answers:{tmp}/answers", ["--do-sample"], "the answers: adapter does not take do_sample (--do-sample); "
+         "it takes no options"),
+        ("baseline:trivial", ["--decoding", "official"], "the baseline: adapter does not take do_sample"),
+        ("openai:m@http://127.0.0.1:9/v1", ["--device", "cpu"], "the openai: adapter does not take device (--device)"),
+        ("hf:{tmp}/none", ["--template", "llama2-chat"], "the hf: adapter does not take template (--template)"),
+        ("lamm:{tmp}/none", ["--concurrency", "2"], "the lamm: adapter does not take concurrency (--concurrency)"),
+    ],
+)  # fmt: skip
+def test_eval_refuses_an_option_the_adapter_does_not_take(tmp_path, capsys, model, flags, refused):
+    from lamm.cli import main
+
+    bench = make_benchmark_2d(tmp_path / "2D", n=2)
+    model = model.format(tmp=tmp_path)
+    argv = ["eval", "--model", model, "--benchmark-dir", str(bench), "--out", str(tmp_path / "run"), *flags]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lamm: error: ") and refused in err and "Traceback" not in err
+
+
+def test_python_factories_take_their_keyword_parameters_only():
+    adapter = build_adapter("py:test_adapters:strict_echo", max_new_tokens=4)
+    assert isinstance(adapter, EchoAdapter)
+    with pytest.raises(
+        ValueError, match=r"the py: adapter does not take do_sample \(--do-sample\); it takes max_new_tokens"
+    ):
+        build_adapter("py:test_adapters:strict_echo", do_sample=True)
+    assert build_adapter("py:eval_helpers:make_echo", do_sample=True)  # **options: takes anything

@@ -315,3 +315,17 @@ def test_out_of_range_speed_options_are_refused(tmp_path, capsys):
         assert _build(recipe, tmp_path / "out", flag, value) == 2
         assert capsys.readouterr().err.strip() == f"lamm data build: {msg}"
     assert not (tmp_path / "out").exists()
+
+
+def test_resume_after_a_torn_sample_line_keeps_the_file_readable(tmp_path):
+    """A build killed mid-record leaves half a line in samples.jsonl; the resume redoes that job and
+    appends after cutting the torn tail (the writer is lamm.formats.JsonlAppender), never onto it."""
+    voc(tmp_path)
+    recipe = write_recipe(tmp_path / "recipe.yaml", sources=VOC_C4)
+    assert _build(recipe, tmp_path / "out") == 0
+    samples = tmp_path / "out" / "samples.jsonl"
+    lines = samples.read_text("utf-8").splitlines(keepends=True)
+    samples.write_text("".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2], "utf-8")
+    assert _build(recipe, tmp_path / "out", "--resume") == 0
+    rows = [json.loads(x) for x in samples.read_text("utf-8").splitlines()]
+    assert sorted(r["key"] for r in rows) == sorted(json.loads(x)["key"] for x in lines)

@@ -73,6 +73,18 @@ def test_jsonl_appender_and_torn_tail(tmp_path):
     assert read_answers(path, CIFAR)[2]["text"] == "c"
 
 
+def test_jsonl_appender_syncs_per_record_or_at_most_every_interval(tmp_path):
+    per_record, batched = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    with JsonlAppender(per_record) as a, JsonlAppender(batched, sync_every_s=3600) as b:
+        a.write({"id": "0"})
+        b.write({"id": "0"})
+        assert per_record.read_text() == '{"id": "0"}\n' and batched.read_text() == ""  # b still buffered
+        b.write({"id": "1"}, sync=True)
+        assert batched.read_text() == '{"id": "0"}\n{"id": "1"}\n'
+        b.write({"id": "2"})
+    assert [r["id"] for r in iter_jsonl(batched, tolerate_torn_tail=False)] == ["0", "1", "2"]  # close syncs
+
+
 def test_jsonl_bad_middle_line_is_an_error(tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_text('{"id": "0", "text": "a"}\n\n{"id": oops}\n{"id": "2", "text": "c"}\n')

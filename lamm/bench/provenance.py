@@ -18,6 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lamm.formats.paths import MINI_MANIFEST
+
 LAMM_MINI = "LAMM-Mini"
 LAMM_BENCHMARK = "LAMM-Benchmark"
 MINI_KEYS = ("seed", "test", "image_size", "points")  # what shapes a LAMM-Mini benchmark
@@ -37,12 +39,10 @@ def meta_fingerprint(benchmark_dir: str | Path) -> str:
 
 def identify_benchmark(benchmark_dir: str | Path) -> dict[str, Any]:
     """``{name, official, fingerprint, part, [mini: {seed, test, ...}]}`` of a benchmark folder."""
-    from lamm.data.mini import MANIFEST
-
     bench = Path(benchmark_dir).resolve()
     out: dict[str, Any] = {"name": LAMM_BENCHMARK, "official": True, "part": bench.name,
                            "fingerprint": meta_fingerprint(bench)}  # fmt: skip
-    manifest = bench.parent / MANIFEST
+    manifest = bench.parent / MINI_MANIFEST
     if manifest.is_file():
         try:
             info = json.loads(manifest.read_text("utf-8"))

@@ -21,6 +21,7 @@ from lamm.formats.benchmark import meta_path
 from lamm.formats.jsonio import iter_jsonl
 from lamm.metrics.metrics2d import Context, Item, Outcome
 from lamm.tasks import DatasetSpec, datasets_2d, find_dataset
+from lamm.versions import versions
 
 PROTOCOLS = ("lamm", "lamm-v1")
 
@@ -138,12 +139,9 @@ def _finite(x: Any) -> Any:
 
 
 def _versions() -> dict[str, str]:
-    import nltk
-
-    from lamm import __version__
     from lamm.metrics import labels
 
-    v = {"lamm": __version__, "nltk": nltk.__version__}
+    v = versions("nltk")
     if labels.wordnet.cache_info().currsize:
         v.update(labels.wordnet_info())
     return v

@@ -8,6 +8,10 @@ from pathlib import Path
 
 from lamm.formats.errors import FormatError
 
+# LAMM-Mini's manifest, beside its benchmark and instruct folders: written by `lamm data mini`, read by
+# the benchmark's provenance to tell LAMM-Mini from the LAMM-Benchmark.
+MINI_MANIFEST = "lamm_mini.json"
+
 
 def resolve_media(
     root: str | Path, rel: str, *, source: str | Path | None = None, allow_absolute: bool = False

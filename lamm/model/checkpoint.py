@@ -23,15 +23,15 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import lamm
-from lamm.model.config import ModelConfig
-from lamm.model.official_args import MODALITIES, OFFICIAL_3D_PRESET
+from lamm.model.config import WEIGHT_SUFFIXES, ModelConfig
+from lamm.model.official_args import MODALITIES, OFFICIAL_3D_ENCODER
 from lamm.model.template import get_template
+from lamm.versions import versions
 
 WEIGHTS_FILE = "model.safetensors"
 MANIFEST_FILE = "manifest.json"
 CONFIG_FILE = "config.json"
 TOKENIZER_DIR = "tokenizer"
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 _SAMPLE_CHUNKS, _CHUNK = 16, 1 << 20
 
 
@@ -77,7 +77,7 @@ def weights_fingerprint(path_or_id: str, revision: str | None = None) -> str | N
     root = _resolve_local(path_or_id, revision)
     if root is None:
         return None
-    files = sorted(f for f in root.rglob("*") if f.is_file() and f.name.endswith(_WEIGHT_SUFFIXES))
+    files = sorted(f for f in root.rglob("*") if f.is_file() and f.name.endswith(WEIGHT_SUFFIXES))
     if not files:
         return None
     key = (str(root.resolve()), max(f.stat().st_mtime for f in files))
@@ -94,18 +94,6 @@ def tokenizer_fingerprint(tokenizer) -> str:
     backend = getattr(tokenizer, "backend_tokenizer", None)
     text = backend.to_str() if backend is not None else json.dumps(sorted(tokenizer.get_vocab().items()))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _versions() -> dict[str, str]:
-    import peft
-    import transformers
-
-    return {
-        "lamm": lamm.__version__,
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "peft": peft.__version__,
-    }
 
 
 def build_manifest(model, tokenizer=None) -> dict[str, Any]:
@@ -135,7 +123,7 @@ def build_manifest(model, tokenizer=None) -> dict[str, Any]:
         "num_media_tokens": cfg.num_media_tokens,
         "projector": cfg.projector,
         "lora": None if cfg.lora is None else cfg.to_dict()["lora"],
-        "versions": _versions(),
+        "versions": versions("torch", "transformers", "peft"),
     }
 
 
@@ -477,12 +465,7 @@ def official_encoder(modality: str, encoder: str, options: dict[str, Any] | None
     if modality == "image":
         section: dict[str, Any] = {"type": "clip", "feature": "local"}
     elif modality == "pcl":
-        import yaml
-
-        from lamm.train.config import preset_path
-
-        preset = yaml.safe_load(preset_path(OFFICIAL_3D_PRESET).read_text("utf-8"))
-        section = dict(preset["model"]["encoder"])
+        section = dict(OFFICIAL_3D_ENCODER)
     else:
         raise CheckpointError(f"modality must be one of {MODALITIES}, not {modality!r}")
     return {**section, **(options or {}), "path": encoder}

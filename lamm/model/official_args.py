@@ -12,6 +12,13 @@ from typing import Any
 # (5120 x 1024) has the shape of a 2D one on CLIP ViT-L/14: the modality is always stated, never guessed.
 MODALITIES = ("image", "pcl")
 OFFICIAL_3D_PRESET = "lamm-13b-3d"
+# The encoder section of that preset (lamm/train/presets/lamm-13b-3d.yaml; a test keeps them equal):
+# the EPCL encoder a 3D delta is loaded onto, here so that lamm.model never reads lamm.train.
+OFFICIAL_3D_ENCODER: dict[str, Any] = {
+    "type": "pointcloud", "style": "epcl", "weights_format": "epcl", "num_points": 40000, "use_color": False,
+    "num_groups": 256, "group_size": 64, "radius": 0.2, "hidden_size": 1024, "depth": 24, "num_heads": 16,
+    "num_prompt_tokens": 19, "num_tokens": 256,
+}  # fmt: skip
 
 
 def add_base_arguments(p: argparse.ArgumentParser) -> None:

@@ -38,9 +38,9 @@ class DataFile:
 @dataclass
 class DataConfig:
     files: list[DataFile] = field(default_factory=list)
-    max_length: int = 400  # tokens per sample, media tokens included (paper: max_tgt_len 400)
+    max_length: int = 400  # text tokens after the media (BOS, prefix, media not counted; paper: max_tgt_len)
     packing: bool = False  # pack several samples into one row (block-diagonal attention)
-    pack_length: int | None = None  # row capacity when packing (default: max_length)
+    pack_length: int | None = None  # row capacity when packing (default: the longest sample)
     group_by_length: bool = True  # micro-batches of similar length (less padding)
     group_window: int = 8  # length grouping sorts within this many global batches
     num_workers: int = 2  # DataLoader workers that decode and preprocess media

@@ -29,11 +29,9 @@ from torch.utils.data import Dataset
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import read_json_array
 from lamm.formats.paths import data_root, resolve_media
+from lamm.model.template import IGNORE_INDEX
 from lamm.protocol.prompts import train_system_message
 from lamm.train.config import DataConfig
-
-IGNORE_INDEX = -100
-MEDIA_MODALITY = {"image": "image", "pcl": "pcl"}  # instruction media key -> encoder modality
 
 
 # --------------------------------------------------------------------------- skipped samples
@@ -118,7 +116,7 @@ def load_items(
                     ) from None
                 if spec.ids is not None and not any(fnmatch.fnmatchcase(str(sample.id), p) for p in spec.ids):
                     continue  # not selected (data.files[].ids)
-                if MEDIA_MODALITY[sample.media_key] != modality:
+                if sample.media_key != modality:  # the media keys are the modality names
                     raise FormatError(
                         path, f"{sample.media_key!r} sample but the encoder takes {modality!r}", index=i,
                         record_id=sample.id, field=sample.media_key,

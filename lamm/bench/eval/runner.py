@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import random
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +34,13 @@ from lamm.formats.lock import FolderLock, FolderLocked
 from lamm.progress import progress_bar
 from lamm.redact import redact
 from lamm.tasks import DatasetSpec, all_datasets
+from lamm.versions import versions
 
 RESULTS = "results.json"
 RUN_INFO = "run.json"
 OFFICIAL_DIR = "answers"
 SCORES_DIR = "scores"
-PACKAGES = ("lamm", "torch", "transformers", "peft", "tokenizers", "numpy", "pillow", "nltk", "openai")
+PACKAGES = ("torch", "transformers", "peft", "tokenizers", "numpy", "pillow", "nltk", "openai")
 
 
 class RecordFailed(RuntimeError):
@@ -313,16 +312,6 @@ def _git_commit() -> str | None:
         return None
 
 
-def _versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -343,7 +332,7 @@ def provenance(cfg: EvalConfig, adapter: Adapter, world: int, started: str) -> d
         "benchmark": identify_benchmark(cfg.benchmark_dir),  # LAMM-Mini or the real one: never compared
         "training": training_provenance(cfg.model),  # checkpoint -> `lamm train` log (report's curves)
         "datasets": [s.key for s in cfg.datasets],
-        "versions": _versions(),
+        "versions": versions(*PACKAGES),
         "git_commit": _git_commit(),
         "command": sys.argv,
         "started": started,

@@ -29,7 +29,7 @@ from lamm.data.construct.sources import Item, load_source
 from lamm.data.construct.tasks import task_ann
 from lamm.data.construct.validate import check_conversation
 from lamm.formats.errors import FormatError
-from lamm.formats.jsonio import iter_jsonl, temp_path, write_json_official
+from lamm.formats.jsonio import JsonlAppender, iter_jsonl, temp_path, write_json_official
 from lamm.formats.lock import FolderLock
 from lamm.formats.media import check_image, load_npy_points
 from lamm.progress import progress_bar
@@ -52,28 +52,6 @@ class Job:
     item: Item
     kind: str  # daily_dialogue | factual_knowledge | detailed_description | vision_task
     task: str = ""  # C4 task for vision_task
-
-
-class _Lines:
-    """JSONL appender that fsyncs at most every ``every_s`` (template jobs make thousands per second);
-    a torn last line after a kill is ignored by ``iter_jsonl``."""
-
-    def __init__(self, path: Path, every_s: float = 1.0) -> None:
-        self._fh, self._every, self._last = path.open("a", encoding="utf-8"), every_s, time.monotonic()
-
-    def write(self, rec: dict[str, Any], *, sync: bool = False) -> None:
-        self._fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        if sync or time.monotonic() - self._last > self._every:
-            self.sync()
-
-    def sync(self) -> None:
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._last = time.monotonic()
-
-    def close(self) -> None:
-        self.sync()
-        self._fh.close()
 
 
 def sha256_file(path: Path) -> str:
@@ -368,8 +346,6 @@ class Builder:
         for w in warnings:
             print(f"lamm data build: warning: {w}", file=sys.stderr)
         samples, rejects = self._done()
-        with (self.out / REJECTS).open("a", encoding="utf-8") as fh:  # media rejects: once per folder
-            fh.writelines(json.dumps(r) + "\n" for k, r in self.media_rejects.items() if k not in rejects)
         todo = [j for j in jobs if j.key not in samples and not rejects.get(j.key, {}).get("final", False)]
         use_llm = self.recipe.generator.type == "llm"
         tmpl = [j for j in todo if j.kind == "vision_task" or not use_llm]
@@ -377,8 +353,11 @@ class Builder:
         if use_llm:
             self._llm()
         bar = progress_bar(total=len(todo), desc="build", unit="sample", disable=not self.progress)
-        sw, rw = _Lines(self.out / SAMPLES), _Lines(self.out / REJECTS)
+        sw, rw = (JsonlAppender(self.out / f, sync_every_s=1.0) for f in (SAMPLES, REJECTS))
         try:
+            for k, r in self.media_rejects.items():  # media rejects: once per folder
+                if k not in rejects:
+                    rw.write(r)
             for job in tmpl:
                 rec, reasons = run_template_job(job, self.recipe.seed)
                 self._record(sw, rw, job, rec, reasons, True, sync=False)
@@ -393,7 +372,9 @@ class Builder:
             bar.close()
         return self.finalize(jobs, source_info, warnings, time.monotonic() - t0)
 
-    def _record(self, sw: _Lines, rw: _Lines, job: Job, rec, reasons, final, *, sync: bool) -> None:
+    def _record(
+        self, sw: JsonlAppender, rw: JsonlAppender, job: Job, rec, reasons, final, *, sync: bool
+    ) -> None:
         if rec is not None:
             sw.write({"key": job.key, "record": rec, "retried": reasons}, sync=sync)
         else:
@@ -401,7 +382,7 @@ class Builder:
                       "kind": job.kind, "task": job.task, "reasons": [redact(r) for r in reasons],
                       "final": final}, sync=sync)  # fmt: skip
 
-    def _run_pool(self, jobs: list[Job], sw: _Lines, rw: _Lines, bar: Any) -> None:
+    def _run_pool(self, jobs: list[Job], sw: JsonlAppender, rw: JsonlAppender, bar: Any) -> None:
         conc = self.recipe.generator.concurrency
         with ThreadPoolExecutor(conc, thread_name_prefix="llm") as ex:
             inflight: set = set()

@@ -12,8 +12,7 @@ from lamm import __version__
 from lamm.data.mini.bench2d import write_benchmark_2d
 from lamm.data.mini.common import Stats
 from lamm.data.mini.instruct2d import write_instruct_2d
-
-MANIFEST = "lamm_mini.json"
+from lamm.formats.paths import MINI_MANIFEST as MANIFEST
 
 
 @dataclass

@@ -11,6 +11,7 @@ prefix is used, so ``answers:`` and ``openai:`` never import torch.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,19 +92,43 @@ class Adapter:
 
 
 _FACTORIES: dict[str, Callable[..., Adapter]] = {}
+_OPTIONS: dict[str, tuple[str, ...]] = {}  # prefix -> the options its factory takes
 _BUILTIN = {
     "lamm": "lamm", "hf": "hf", "openai": "openai", "answers": "answers", "baseline": "baseline", "py": None,
 }  # fmt: skip
 
 
-def register_adapter(prefix: str) -> Callable[[Callable[..., Adapter]], Callable[..., Adapter]]:
-    """Register ``factory(arg: str, **options) -> Adapter`` for specs ``prefix:arg``."""
+def register_adapter(
+    prefix: str, *, options: tuple[str, ...] | None = None
+) -> Callable[[Callable[..., Adapter]], Callable[..., Adapter]]:
+    """Register ``factory(arg: str, **options) -> Adapter`` for specs ``prefix:arg``. ``options``: the
+    option names it takes (default: its keyword parameters); :func:`build_adapter` refuses any other,
+    so an option such as ``do_sample`` never silently does nothing."""
 
     def deco(factory: Callable[..., Adapter]) -> Callable[..., Adapter]:
         _FACTORIES[prefix] = factory
+        if options is not None:
+            _OPTIONS[prefix] = options
         return factory
 
     return deco
+
+
+def _check_options(prefix: str, factory: Callable[..., Adapter], options: dict[str, Any]) -> None:
+    """``ValueError`` naming the adapter and each option it does not take."""
+    taken = _OPTIONS.get(prefix)
+    if taken is None:
+        params = list(inspect.signature(factory).parameters.values())[1:]  # after ``arg``
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            return  # a factory with **kwargs takes anything by its own word
+        taken = tuple(p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+    extra = [k for k in options if k not in taken]
+    if extra:
+        flags = ", ".join(f"{k} (--{k.replace('_', '-')})" for k in extra)
+        raise ValueError(
+            f"the {prefix}: adapter does not take {flags}; it takes "
+            + (", ".join(sorted(taken)) if taken else "no options")
+        )
 
 
 def _python_adapter(arg: str, spec: str, **options: Any) -> Adapter:
@@ -113,6 +138,7 @@ def _python_adapter(arg: str, spec: str, **options: Any) -> Adapter:
         raise ValueError(f"model spec {spec!r}: expected py:MODULE:FACTORY[:ARG]")
     module, attr = parts[0], parts[1]
     factory = getattr(importlib.import_module(module), attr)
+    _check_options("py", factory, options)
     adapter = factory(parts[2] if len(parts) > 2 else "", **options)
     adapter.spec = spec
     return adapter
@@ -129,6 +155,7 @@ def build_adapter(spec: str, **options: Any) -> Adapter:
         importlib.import_module(f"{__name__}.{_BUILTIN[prefix]}")
     if prefix not in _FACTORIES:
         raise ValueError(f"unknown model adapter {prefix!r} in {spec!r}; known: {', '.join(known())}")
+    _check_options(prefix, _FACTORIES[prefix], options)
     adapter = _FACTORIES[prefix](arg, **options)
     adapter.spec = spec
     return adapter

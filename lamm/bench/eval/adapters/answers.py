@@ -81,5 +81,5 @@ class AnswersAdapter(Adapter):
 
 
 @register_adapter("answers")
-def build(arg: str, **_options: Any) -> AnswersAdapter:
+def build(arg: str) -> AnswersAdapter:
     return AnswersAdapter(arg)

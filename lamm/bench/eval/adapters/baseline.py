@@ -50,7 +50,7 @@ class TrivialBaseline(Adapter):
 
 
 @register_adapter("baseline")
-def build(arg: str, **_: Any) -> TrivialBaseline:
+def build(arg: str) -> TrivialBaseline:
     name, _, seed = arg.partition(":")
     if name != "trivial":
         raise ValueError(f"baseline spec must be baseline:trivial[:SEED], got baseline:{arg}")

@@ -167,10 +167,13 @@ def build(
     max_new_tokens: int = 256,
     device: str | None = None,
     model_args: dict[str, Any] | None = None,
-    **options: Any,
+    do_sample: bool = False,
+    top_p: float = 0.9,
+    top_k: int = 50,
+    temperature: float = 1.0,
 ) -> HFAdapter:
     adapter = HFAdapter(arg, max_new_tokens=max_new_tokens, device=device, model_args=model_args)
-    if options.get("do_sample"):  # lamm eval's sampling options become generate() kwargs
-        adapter.sampling = {"do_sample": True, "num_beams": 1, "top_p": options.get("top_p", 0.9),
-                            "top_k": options.get("top_k", 50), "temperature": options.get("temperature", 1.0)}  # fmt: skip
+    if do_sample:  # lamm eval's sampling options become generate() kwargs
+        adapter.sampling = {"do_sample": True, "num_beams": 1, "top_p": top_p, "top_k": top_k,
+                            "temperature": temperature}  # fmt: skip
     return adapter

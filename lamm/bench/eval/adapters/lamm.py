@@ -176,7 +176,6 @@ class LammAdapter(Adapter):
 _OPTIONS = ("max_new_tokens", "device", "do_sample", "top_p", "top_k", "temperature", "template", "dtype")
 
 
-@register_adapter("lamm")
+@register_adapter("lamm", options=(*_OPTIONS, "force", "base_llm", *OFFICIAL_ONLY))
 def build(arg: str, **options: Any) -> LammAdapter:
-    known = (*_OPTIONS, "base_llm", *OFFICIAL_ONLY)
-    return LammAdapter(arg, **{k: v for k, v in options.items() if k in known})
+    return LammAdapter(arg, **options)

@@ -18,9 +18,7 @@ from lamm.bench.eval.adapters import Adapter, GenFailure, GenRequest, register_a
 from lamm.bench.eval.views import PCL_VIEW_HINT
 from lamm.llm_client import LLMClient, LLMError, api_key
 
-__all__ = ["ChatClient", "ChatError", "OpenAIAdapter", "api_key", "parse_target"]
-
-ChatError = LLMError  # compatibility name
+__all__ = ["ChatClient", "OpenAIAdapter", "api_key", "parse_target"]
 
 
 def parse_target(arg: str) -> tuple[str, str | None]:
@@ -131,10 +129,21 @@ def sampling_params(options: dict[str, Any]) -> dict[str, Any]:
     return {"temperature": 1.0 if temperature is None else temperature, "top_p": top_p}
 
 
-@register_adapter("openai")
+# top_k is taken (``--decoding official`` sets it) but not sent: not part of the OpenAI API.
+OPTIONS = (
+    "max_new_tokens",
+    "do_sample",
+    "top_p",
+    "top_k",
+    "temperature",
+    "concurrency",
+    "max_retries",
+    *RENAMED,
+)
+
+
+@register_adapter("openai", options=OPTIONS)
 def build(arg: str, **options: Any) -> OpenAIAdapter:
     model, url = parse_target(arg)
-    for local in ("device", "template"):
-        options.pop(local, None)
     options.update(sampling_params(options))
     return OpenAIAdapter(model, url, **options)
