@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import pytest
 
-from lamm.metrics.captions import caption_metrics
 from lamm.metrics.grounding3d import f1_matched, multi3drefer_f1, parse_box_caption, scan2cap, scanrefer_acc
 from lamm.metrics.metrics2d import Context, Item
+
+
+def _pycoco():
+    """pycocoevalcap's pure-Python scorers (dev dependency); only the parity tests need them."""
+    return tuple(pytest.importorskip(f"pycocoevalcap.{m}.{m}") for m in ("bleu", "cider", "rouge"))
+
 
 A = (0.0, 0.0, 0.0, 2.0, 2.0, 2.0)
 B = (1.0, 0.0, 0.0, 2.0, 2.0, 2.0)  # IoU(A, B) = 4 / 12 = 1/3
@@ -89,25 +94,45 @@ def test_parse_box_caption():
     assert none.value == (None, "just a caption") and none.failed
 
 
-def test_scan2cap_gates_by_iou_and_oracle():
+def test_scan2cap_protocol_matches_pycocoevalcap_on_the_official_strings():
+    pycoco_bleu, pycoco_cider, pycoco_rouge = _pycoco()
     recs = [
-        {"gt_bbox": list(A), "captions": ["a brown wooden chair next to the table"]},
+        {"gt_bbox": list(A), "captions": ["A brown wooden chair, next to the table."]},
         {"gt_bbox": list(A), "captions": ["the white door on the left wall", "a white door"]},
-        {"gt_bbox": list(D), "captions": ["a black monitor on the desk"]},
+        {"gt_bbox": list(D), "captions": ["a black monitor on the desk " + "very " * 40]},
     ]
     texts = [f"{box(C)} a brown chair next to the table", f"{box(B)} a white door", "a black monitor"]
     out = scan2cap(_items(zip(recs, texts)), _ctx(3))
-    _, per = caption_metrics(
-        ["a brown chair next to the table", "a white door", "a black monitor"], [r["captions"] for r in recs]
-    )
-    # only the first caption's box passes IoU > 0.5 (0.6); the second passes > 0.25 (1/3); the third has no box
-    assert out.metric == "cider@0.5" and out.value == pytest.approx(100 * per["cider"][0] / 3)
-    assert out.extra["bleu4@0.5"] == pytest.approx(100 * per["bleu4"][0] / 3)
-    assert out.extra["rouge_l@0.25"] == pytest.approx(100 * (per["rouge_l"][0] + per["rouge_l"][1]) / 3)
-    assert per["cider"][1] > 0 and out.samples[1]["score"] == 0.0 and out.samples[2]["failed"]
-    oracle = scan2cap(
-        _items((r, f"{box(r['gt_bbox'])} {r['captions'][0]}") for r in (recs[0], recs[2])), _ctx(2)
-    )
+    # Scan2Cap's strings, written by hand: refs wrapped in sos/eos and cut to 30 tokens; the caption of a
+    # box with IoU > k wrapped, every other candidate "sos eos" (IoU 0.6, 1/3, no box)
+    refs = {
+        0: ["sos a brown wooden chair next to the table eos"],
+        1: ["sos the white door on the left wall eos", "sos a white door eos"],
+        2: ["sos " + " ".join(("a black monitor on the desk " + "very " * 24).split()) + " eos"],
+    }
+    cand = {0: "sos a brown chair next to the table eos", 1: "sos a white door eos"}
+    for k, passed in ((0.5, {0}), (0.25, {0, 1})):
+        res = {i: [cand[i] if i in passed else "sos eos"] for i in range(3)}
+        cider, per = pycoco_cider.Cider().compute_score(refs, res)
+        bleu, _ = pycoco_bleu.Bleu(4).compute_score(refs, res, verbose=0)
+        rouge, _ = pycoco_rouge.Rouge().compute_score(refs, res)
+        assert out.extra[f"bleu4@{k}"] == pytest.approx(100 * bleu[3], abs=1e-6)
+        assert out.extra[f"rouge_l@{k}"] == pytest.approx(100 * rouge, abs=1e-6)
+        if k == 0.5:
+            assert out.value == pytest.approx(100 * cider, abs=1e-6)
+            assert [s["score"] for s in out.samples] == pytest.approx(list(100 * per), abs=1e-6)
+            assert per[1] == 0.0 and per[2] == 0.0 and per[0] > 0  # the placeholder scores exactly 0 CIDEr
+        else:
+            assert out.extra["cider@0.25"] == pytest.approx(100 * cider, abs=1e-6) and per[1] > 0
+    assert out.samples[2]["failed"] and out.samples[1]["iou"] == pytest.approx(1 / 3)
+
+
+def test_scan2cap_oracle():
+    recs = [
+        {"gt_bbox": list(A), "captions": ["a brown wooden chair next to the table"]},
+        {"gt_bbox": list(D), "captions": ["a black monitor on the desk"]},
+    ]
+    oracle = scan2cap(_items((r, f"{box(r['gt_bbox'])} {r['captions'][0]}") for r in recs), _ctx(2))
     assert oracle.extra["rouge_l@0.5"] == 100.0
     assert oracle.extra["bleu4@0.5"] == pytest.approx(100.0, abs=1e-6)
     assert oracle.value == pytest.approx(1000.0)  # CIDEr-D x10: identical single references score 10

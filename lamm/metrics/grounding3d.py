@@ -17,14 +17,15 @@ References (read, not copied):
   predicted x gt boxes, zero-padded to a square, ``linear_sum_assignment`` maximising IoU; a matched pair
   is a true positive if IoU >= k; F1 = 2 TP / (#pred + #gt) per description, averaged over descriptions;
   a zero-target description scores 1 if nothing is predicted, else 0.
-* daveredrum/Scan2Cap @ b9e9610f458f224176c30595a83948ba0c57f71b, ``lib/eval_helper.py``: a caption counts
-  only for a gt object whose box is predicted with IoU > k (``good_bbox_masks = ious > min_iou``, k = 0.5);
-  the paper's m@kIoU = (1/N) sum_i m_i u_i with u_i = [IoU_i > k]. Per-caption m_i here is pycocoevalcap's
-  per-caption CIDEr-D / BLEU-4 / ROUGE-L after :func:`lamm.metrics.captions.ptb_tokenize`, the CIDEr
-  document frequency over the references of all scored objects. Differences from the Scan2Cap code: it
-  wraps every caption in ``sos ... eos`` and replaces a gated-out caption with ``"sos eos"`` scored
-  normally (CIDEr exactly 0, BLEU/ROUGE small but not 0), and reports corpus BLEU; here a gated-out caption
-  scores 0 (the paper's formula, as Vote2Cap-DETR/LL3DA report it) and BLEU-4 is the mean per caption.
+* daveredrum/Scan2Cap @ b9e9610f458f224176c30595a83948ba0c57f71b, ``lib/eval_helper.py`` (the same
+  protocol in ch3cook-fdu/Vote2Cap-DETR @ 90d56dc46d51c240b5e1f10861785ae45a600d2f ``engine.py``): per gt
+  object the candidate is the caption of a box with IoU > k (``good_bbox_masks = ious > min_iou``, k = 0.5)
+  else the placeholder ``"sos eos"``; every reference (cut to 30 tokens, ``MAX_DES_LEN``) and candidate is
+  wrapped in ``sos ... eos``; pycocoevalcap's corpus BLEU-4, mean CIDEr-D and mean ROUGE-L over all gt
+  objects. The placeholder's CIDEr is exactly 0 (``sos``/``eos`` occur in every reference: idf 0), so
+  CIDEr@k is the paper's m@kIoU = (1/N) sum_i m_i [IoU_i > k]; its BLEU/ROUGE are small but not 0, as
+  officially. Tokens: :func:`lamm.metrics.captions.ptb_tokenize` on both sides (Scan2Cap scores
+  ScanRefer's own token lists, punctuation tokens included, against its decoder's tokens).
 """
 
 from __future__ import annotations
@@ -37,11 +38,13 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from lamm.metrics import parse as P
-from lamm.metrics.captions import caption_metrics
+from lamm.metrics.captions import caption_metrics, ptb_tokenize
 from lamm.metrics.metrics2d import Context, Item, Outcome, _div, sample
 from lamm.metrics.metrics3d import _gt_box, iou3d
 
 THRESHOLDS = (0.25, 0.5)
+MAX_DES_LEN = 30  # Scan2Cap CONF.TRAIN.MAX_DES_LEN: references are cut to 30 tokens
+PLACEHOLDER = "sos eos"  # the candidate of a gt object without a box of IoU > k
 _BOX = re.compile(r"\[([^\[\]]*)\]")
 
 
@@ -128,24 +131,25 @@ def parse_box_caption(text: str) -> P.Parsed:
     return P.Parsed((None, " ".join(text.split())), "caption", True)
 
 
+def _wrap(text: str, limit: int | None = None) -> str:
+    return " ".join(["sos", *ptb_tokenize(text).split()[:limit], "eos"])
+
+
 def scan2cap(items: list[Item], ctx: Context) -> Outcome:
-    """CIDEr@0.5 (headline), BLEU-4@0.5, ROUGE-L@0.5, x100; also the same @0.25."""
+    """CIDEr@0.5 (headline), BLEU-4@0.5, ROUGE-L@0.5 (x100), and the same @0.25 (Scan2Cap protocol)."""
     parsed = [parse_box_caption(str(it.text)) for it in items]
     ious = [_iou(p.value[0], _gt_box(it.rec)) if p.value[0] else 0.0 for p, it in zip(parsed, items)]
-    refs = [list(it.rec["captions"]) for it in items]
-    per: dict[str, list[float]] = {}
-    if items:
-        _, per = caption_metrics([p.value[1] for p in parsed], refs)
-    rows = []
-    for i, (it, p) in enumerate(zip(items, parsed)):
-        gated = {
-            f"{m}@{k}": 100.0 * per[m][i] * (ious[i] > k)
-            for k in THRESHOLDS
-            for m in ("cider", "bleu4", "rouge_l")
-        }
-        rows.append(sample(it, gated["cider@0.5"], p, iou=ious[i], **gated))
-    extra = (
-        {key: _div(sum(r[key] for r in rows), ctx.n_meta) for key in rows[0] if "@" in key} if rows else {}
-    )
-    extra.pop("cider@0.5", None)
-    return Outcome("cider@0.5", _div(sum(r["score"] for r in rows), ctx.n_meta), rows, extra)
+    refs = [[_wrap(r, MAX_DES_LEN) for r in it.rec["captions"]] for it in items]
+    extra: dict[str, Any] = {}
+    per_cider: dict[float, list[float]] = {}
+    for k in THRESHOLDS if items else ():
+        cands = [_wrap(p.value[1]) if iou > k else PLACEHOLDER for p, iou in zip(parsed, ious)]
+        corpus, per = caption_metrics(cands, refs, tokenize=False)
+        extra.update({f"{m}@{k}": 100.0 * corpus[m] for m in ("cider", "bleu4", "rouge_l")})
+        per_cider[k] = per["cider"]
+    rows = [
+        sample(it, 100.0 * per_cider[0.5][i], p, iou=ious[i], **{"cider@0.25": 100.0 * per_cider[0.25][i]})
+        for i, (it, p) in enumerate(zip(items, parsed))
+    ]
+    value = extra.pop("cider@0.5", None)
+    return Outcome("cider@0.5", value, rows, extra)
