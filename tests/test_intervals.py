@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from lamm.metrics.intervals import Z95, wilson
+from lamm.metrics.intervals import Z95, interval, wilson
 
 
 def _closed_form(p: float, n: int, z: float = Z95) -> tuple[float, float]:
@@ -37,3 +37,11 @@ def test_wilson_refuses_fractional_successes_and_empty_n():
         wilson(0.3333, 10)
     with pytest.raises(ValueError, match="positive"):
         wilson(0.5, 0)
+
+
+def test_interval_of_a_fractional_correct_count_does_not_raise():
+    # a results.json entry whose 'correct' is not a whole count is no proportion: no Wilson interval
+    entry = {"metric": "acc", "value": 0.25, "score": {"correct": 1.25, "total": 5}}
+    assert interval(entry, None) is None
+    entry = {"metric": "acc", "value": 0.2, "score": {"correct": 1, "total": 5}}
+    assert interval(entry, None) == (*wilson(0.2, 5), "Wilson")

@@ -57,9 +57,10 @@ def interval(entry: dict[str, Any], samples: list[dict[str, Any]] | None) -> tup
     if value is None or entry.get("metric") in CORPUS_METRICS:
         return None
     score = entry.get("score") or entry
-    if isinstance(score.get("correct"), (int, float)) and score.get("total"):
+    correct = score.get("correct")
+    if isinstance(correct, (int, float)) and float(correct).is_integer() and score.get("total"):
         total = int(score["total"])
-        if abs(score["correct"] / total - value) < 1e-9:
+        if abs(correct / total - value) < 1e-9:
             return (*wilson(value, total), WILSON)
     scores = [s["score"] for s in samples or [] if isinstance(s.get("score"), (int, float))]
     if not scores or abs(sum(scores) / len(scores) - value) > 1e-9:
