@@ -14,6 +14,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from scipy.special import ndtr
+from scipy.stats import binomtest
+
 Z95 = 1.959964
 WILSON = "Wilson"
 CORPUS_METRICS = frozenset({"bleu4", "cider", "map@0.25", "map@0.5"})  # not a mean over records
@@ -21,13 +24,18 @@ NORMAL = "normal"
 
 
 def wilson(p: float, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a proportion ``p`` observed on ``n`` trials."""
+    """Wilson score interval of a proportion ``p`` observed on ``n`` trials (``p * n`` successes).
+
+    Computed by scipy (``binomtest(k, n).proportion_ci(method="wilson")``); the confidence level is the one
+    whose two-sided normal quantile is ``z``, so the default 1.959964 gives the interval this module always
+    reported (equal to the textbook formula to 1e-12: ``tests/test_intervals.py``)."""
     if n <= 0:
         raise ValueError("n must be positive")
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, centre - half), min(1.0, centre + half)
+    k = round(p * n)
+    if abs(k - p * n) > 1e-6 or not 0 <= k <= n:
+        raise ValueError(f"p * n = {p * n} is not a whole number of successes out of {n}")
+    ci = binomtest(k, n).proportion_ci(confidence_level=2 * float(ndtr(z)) - 1, method="wilson")
+    return max(0.0, float(ci.low)), min(1.0, float(ci.high))
 
 
 def normal_mean(values: list[float], z: float = Z95) -> tuple[float, float]:
@@ -49,9 +57,10 @@ def interval(entry: dict[str, Any], samples: list[dict[str, Any]] | None) -> tup
     if value is None or entry.get("metric") in CORPUS_METRICS:
         return None
     score = entry.get("score") or entry
-    if isinstance(score.get("correct"), (int, float)) and score.get("total"):
+    correct = score.get("correct")
+    if isinstance(correct, (int, float)) and float(correct).is_integer() and score.get("total"):
         total = int(score["total"])
-        if abs(score["correct"] / total - value) < 1e-9:
+        if abs(correct / total - value) < 1e-9:
             return (*wilson(value, total), WILSON)
     scores = [s["score"] for s in samples or [] if isinstance(s.get("score"), (int, float))]
     if not scores or abs(sum(scores) / len(scores) - value) > 1e-9:
