@@ -232,3 +232,22 @@ def test_suite_training_samples_use_trained_task_types():
     assert [r["task_type"] for r in recs] == ["VQA3d", "VQA3d", "VQA3d", "visual_grounding3d"]
     assert all(r["pcl"] == recs[0]["pcl"] and len(r["conversations"]) == 2 for r in recs)
     assert recs == suite_samples(0, 0, 512)[0]
+
+
+def test_lamm_data_mini_suite_3d_through_cli(tmp_path, capsys):
+    """`lamm data mini --suite-3d` adds the four files (valid) and suite training samples; the existing 3D
+    benchmark files are byte-identical to a build without the flag (the default stays as it was)."""
+    common = ["--train", "2", "--test", "3", "--pretrain", "0", "--image-size", "32", "--points", "512", "--quiet"]
+    assert main(["data", "mini", "--out", str(tmp_path / "a"), *common]) == 0
+    assert main(["data", "mini", "--out", str(tmp_path / "b"), *common, "--suite-3d"]) == 0
+    a, b = tmp_path / "a" / "3D_Benchmark" / "meta_file", tmp_path / "b" / "3D_Benchmark" / "meta_file"
+    assert sorted(p.name for p in b.iterdir()) == sorted([*(p.name for p in a.iterdir()), *SUITE_FILES])
+    for p in a.iterdir():
+        assert (b / p.name).read_bytes() == p.read_bytes()
+    capsys.readouterr()
+    assert main(["data", "validate", str(tmp_path / "b"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["ok"] and {summary["datasets"][k] for k in ("ScanQA", "SQA3D", "Scan2Cap", "Multi3DRefer")} == {3}
+    instruct = next((tmp_path / "b" / "3D_Instruct" / "meta_file").iterdir())
+    ids = [r["id"] for r in json.loads(instruct.read_text())]
+    assert sum(i.startswith("suite_") for i in ids) == 4  # one suite scene per training scene (train_3d = 1)
