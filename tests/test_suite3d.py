@@ -237,7 +237,19 @@ def test_suite_training_samples_use_trained_task_types():
 def test_lamm_data_mini_suite_3d_through_cli(tmp_path, capsys):
     """`lamm data mini --suite-3d` adds the four files (valid) and suite training samples; the existing 3D
     benchmark files are byte-identical to a build without the flag (the default stays as it was)."""
-    common = ["--train", "2", "--test", "3", "--pretrain", "0", "--image-size", "32", "--points", "512", "--quiet"]
+    common = [
+        "--train",
+        "2",
+        "--test",
+        "3",
+        "--pretrain",
+        "0",
+        "--image-size",
+        "32",
+        "--points",
+        "512",
+        "--quiet",
+    ]
     assert main(["data", "mini", "--out", str(tmp_path / "a"), *common]) == 0
     assert main(["data", "mini", "--out", str(tmp_path / "b"), *common, "--suite-3d"]) == 0
     a, b = tmp_path / "a" / "3D_Benchmark" / "meta_file", tmp_path / "b" / "3D_Benchmark" / "meta_file"
@@ -247,7 +259,29 @@ def test_lamm_data_mini_suite_3d_through_cli(tmp_path, capsys):
     capsys.readouterr()
     assert main(["data", "validate", str(tmp_path / "b"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert summary["ok"] and {summary["datasets"][k] for k in ("ScanQA", "SQA3D", "Scan2Cap", "Multi3DRefer")} == {3}
+    assert summary["ok"] and {
+        summary["datasets"][k] for k in ("ScanQA", "SQA3D", "Scan2Cap", "Multi3DRefer")
+    } == {3}
     instruct = next((tmp_path / "b" / "3D_Instruct" / "meta_file").iterdir())
     ids = [r["id"] for r in json.loads(instruct.read_text())]
     assert sum(i.startswith("suite_") for i in ids) == 4  # one suite scene per training scene (train_3d = 1)
+
+
+def test_convert_3d_missing_scene_names_the_record_and_skip_reports_it(tmp_path, capsys):
+    scans, _ = _scans(tmp_path)
+    f = _annotations(tmp_path)
+    data = json.loads(f["ScanRefer_filtered_val.json"].read_text())
+    data.insert(1, dict(data[0], scene_id="scene0002_00"))  # a scene nobody holds
+    f["ScanRefer_filtered_val.json"].write_text(json.dumps(data))
+    args = ["data", "convert-3d", "--scans", str(scans), "--out", str(tmp_path / "o"),
+            "--scanrefer", str(f["ScanRefer_filtered_val.json"])]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "ScanRefer_filtered_val.json, record 1, id 'scene0002_00'" in err and "aligned_bbox" in err
+    assert main([*args, "--on-error", "skip"]) == 0
+    out = capsys.readouterr().out
+    meta = tmp_path / "o" / "3D_Benchmark" / "meta_file"
+    assert len(json.loads((meta / "VG_ScanRefer.json").read_text())) == 3
+    assert [r["descriptions"] for r in json.loads((meta / "Caption_Scan2Cap.json").read_text())] == [
+        ["a brown cabinet.", "the cabinet by the wall."], ["a table."]]  # fmt: skip
+    assert "skipped 2 record(s)" in out  # the grounding record and the captioning object

@@ -106,14 +106,14 @@ def _scanrefer(i, r, ann, sc):
 def _by_object(rows: list[dict]) -> list[list[dict]]:
     """Scan2Cap's unit: one object, with every ScanRefer description of it (in file order)."""
     groups: dict[tuple[str, int], list[dict]] = {}
-    for r in rows:
-        groups.setdefault((r["scene_id"], r["object_id"]), []).append(r)
+    for k, r in enumerate(rows):
+        groups.setdefault((r["scene_id"], r["object_id"]), []).append(r | {"_row": k})
     return list(groups.values())
 
 
 def _scan2cap(i, members, ann, sc):
     s, oid = members[0]["scene_id"], members[0]["object_id"]
-    box = sc.box(s, oid, ann, i)
+    box = sc.box(s, oid, ann, members[0]["_row"])
     return {"id": f"{s}|{oid}", "pcl": sc.pcl(s), "query": f"Describe the object at {fmt_nums(box)} in the point cloud.",
                "scene_id": s, "object_id": oid, "object_name": members[0]["object_name"], "gt_bbox": box,
                "descriptions": [r["description"] for r in members]}  # fmt: skip
@@ -130,6 +130,7 @@ def _multi3drefer(i, r, ann, sc):
 def _collect(
     build: Callable, items: list, ann: Path, sc: _Scenes, limit: int | None, skip: bool, skipped: list[str]
 ) -> list[dict]:
+    """Build the records; a scene or box problem names the annotation file, its record and the field."""
     out: list[dict] = []
     for i, item in enumerate(items):
         if limit is not None and len(out) >= limit:
@@ -137,10 +138,20 @@ def _collect(
         try:
             out.append(build(i, item, ann, sc))
         except FormatError as exc:
+            if exc.index is None:  # from a scene file: say which annotation record needs it
+                first = item[0] if isinstance(item, list) else item
+                exc = FormatError(
+                    ann, str(exc), index=_row(item, i), record_id=first.get("scene_id"), field="scene_id"
+                )
             if not skip:
-                raise
+                raise exc from None
             skipped.append(str(exc))
     return out
+
+
+def _row(item: Any, i: int) -> int:
+    """The annotation file's record index of an item (Scan2Cap items are groups of ScanRefer rows)."""
+    return item[0]["_row"] if isinstance(item, list) else i
 
 
 def run(args: argparse.Namespace) -> int:
