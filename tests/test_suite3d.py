@@ -95,6 +95,19 @@ def test_annotation_readers_keep_official_fields(tmp_path):
     )
     ref = S.read_scanrefer(f["ScanRefer_filtered_val.json"])
     assert [(r["object_id"], r["ann_id"]) for r in ref] == [(0, 0), (0, 1), (2, 0)]  # string ids -> ints
+    test_w_obj = tmp_path / "ScanQA_v1.0_test_w_obj.json"  # the test split: objects, no answers
+    test_w_obj.write_text(
+        json.dumps(
+            [
+                {
+                    k: v
+                    for k, v in json.loads(f["ScanQA_v1.0_val.json"].read_text())[0].items()
+                    if k != "answers"
+                }
+            ]
+        )
+    )
+    assert S.read_scanqa(test_w_obj)[0]["answers"] is None
     m3d = S.read_multi3drefer(f["multi3drefer_val.json"])
     assert [r["object_ids"] for r in m3d] == [[0, 2], []] and m3d[1]["eval_type"] == "zt_wo_d"
 
