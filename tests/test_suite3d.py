@@ -144,6 +144,13 @@ def test_scene_readers_align_and_refuse_bad_arrays(tmp_path):
     np.testing.assert_array_equal(got[:, 3:6], pts[:, 3:6])  # vertex colours kept, 0..255
     np.testing.assert_array_equal(S.load_scene(scans, "scene0000_00", align=False)[:, :3], pts[:, :3])
     assert S.load_scene(scans, "scene0001_00").shape == (4, 6)  # _aligned_vert.npy: used as is
+    # ScanRefer's scannet_data/<scene>_vert.npy is unaligned; its .txt lives in ScanNet's scans/<scene>/
+    flat = tmp_path / "scannet_data"
+    flat.mkdir()
+    np.save(flat / "scene0000_00_vert.npy", np.concatenate([pts, np.zeros((3, 3))], 1))  # + normals
+    with pytest.raises(FormatError, match="no scene0000_00.txt"):
+        S.load_scene(flat, "scene0000_00")
+    np.testing.assert_allclose(S.load_scene(flat, "scene0000_00", meta_dir=scans), got, atol=1e-6)
     boxes = S.read_instance_boxes(scans / "scene0000_00_aligned_bbox.npy")
     assert boxes == {0: {"bbox": [1, 2, 0.5, 0.4, 0.6, 1.0], "label_id": 5},
                      2: {"bbox": [3, 1, 0.5, 1, 1, 1], "label_id": 7}}  # fmt: skip

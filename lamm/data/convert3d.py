@@ -30,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--boxes", help="folder of <scene>_aligned_bbox.npy instance boxes (default: --scans)"
     )
+    parser.add_argument(
+        "--scene-meta", help="folder of ScanNet <scene>/<scene>.txt (axisAlignment) for unaligned scene files "
+        "(default: beside each file)",
+    )  # fmt: skip
     parser.add_argument("--scanqa", help="ScanQA_v1.0_val.json (a file with answers)")
     parser.add_argument("--sqa3d-questions", help="v1_balanced_questions_<split>_scannetv2.json")
     parser.add_argument("--sqa3d-annotations", help="v1_balanced_sqa_annotations_<split>_scannetv2.json")
@@ -46,8 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 class _Scenes:
     """Writes each scene once (kept when already there) and looks up instance boxes."""
 
-    def __init__(self, scans: Path, boxes: Path, root: Path) -> None:
-        self.scans, self.boxes, self.root = scans, boxes, root
+    def __init__(self, scans: Path, boxes: Path, root: Path, meta: Path | None = None) -> None:
+        self.scans, self.boxes, self.root, self.meta = scans, boxes, root, meta
         self._boxes: dict[str, dict[int, dict[str, Any]]] = {}
         self.written = self.kept = 0
 
@@ -57,7 +61,7 @@ class _Scenes:
         if target.is_file():
             self.kept += 1
         else:
-            write_points_npy(target, S.load_scene(self.scans, scene))
+            write_points_npy(target, S.load_scene(self.scans, scene, meta_dir=self.meta))
             self.written += 1
         return rel
 
@@ -177,7 +181,8 @@ def run(args: argparse.Namespace) -> int:
         )
     root.mkdir(parents=True, exist_ok=True)
     with FolderLock(root, "lamm data convert-3d"):
-        sc = _Scenes(scans, Path(args.boxes) if args.boxes else scans, root)
+        boxes = Path(args.boxes) if args.boxes else scans
+        sc = _Scenes(scans, boxes, root, Path(args.scene_meta) if args.scene_meta else None)
         skipped: list[str] = []
         for meta, make, rows, ann in jobs:
             recs = _collect(make, rows, ann, sc, args.limit, args.on_error == "skip", skipped)

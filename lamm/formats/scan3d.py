@@ -272,9 +272,13 @@ def scene_file(folder: str | Path, scene: str) -> tuple[Path, bool]:
                       record_id=scene)  # fmt: skip
 
 
-def load_scene(folder: str | Path, scene: str, *, align: bool = True) -> np.ndarray:
-    """A scene as float32 (N, 6) xyz + rgb 0..255 in ScanNet's axis-aligned frame: unaligned files are
-    aligned with ``<scene>.txt`` (beside the file) when ``align``; refuses to leave them unaligned silently."""
+def load_scene(
+    folder: str | Path, scene: str, *, align: bool = True, meta_dir: str | Path | None = None
+) -> np.ndarray:
+    """A scene as float32 (N, 6) xyz + rgb 0..255 in ScanNet's axis-aligned frame. Unaligned files are
+    aligned with ``<scene>.txt``, looked for beside the file, then in ``meta_dir`` (ScanNet's ``scans/``:
+    ``<scene>/<scene>.txt`` or ``<scene>.txt``); without one they are refused, never left unaligned silently
+    (``align=False`` keeps the file's own frame)."""
     path, aligned = scene_file(folder, scene)
     pts = load_points(path)
     if pts.shape[1] < 6:
@@ -283,11 +287,19 @@ def load_scene(folder: str | Path, scene: str, *, align: bool = True) -> np.ndar
         )
     if aligned or not align:
         return pts
-    meta = path.parent / f"{scene}.txt"
-    if not meta.is_file():
-        raise FormatError(path, f"unaligned scene and no {meta.name} beside it (give the ScanNet scene meta "
-                          "file, or use <scene>_aligned_vert.npy)", record_id=scene)  # fmt: skip
-    return align_points(pts, read_axis_alignment(meta))
+    places = [path.parent]
+    if meta_dir is not None:
+        places += [Path(meta_dir) / scene, Path(meta_dir)]
+    for place in places:
+        if (place / f"{scene}.txt").is_file():
+            return align_points(pts, read_axis_alignment(place / f"{scene}.txt"))
+    raise FormatError(
+        path,
+        f"unaligned scene and no {scene}.txt with its axisAlignment beside it"
+        + (f" or under {meta_dir}" if meta_dir is not None else "")
+        + " (give ScanNet's scene meta files, or use <scene>_aligned_vert.npy)",
+        record_id=scene,
+    )
 
 
 def read_instance_boxes(path: str | Path) -> dict[int, dict[str, Any]]:
