@@ -305,3 +305,48 @@ def test_convert_3d_missing_scene_names_the_record_and_skip_reports_it(tmp_path,
     assert [r["descriptions"] for r in json.loads((meta / "Caption_Scan2Cap.json").read_text())] == [
         ["a brown cabinet.", "the cabinet by the wall."], ["a table."]]  # fmt: skip
     assert "skipped 2 record(s)" in out  # the grounding record and the captioning object
+
+
+def test_situated_answers_are_hand_checked_on_a_fixed_scene():
+    """Standing by the red box at (0, 0) facing the blue cone at (0, 1) (+y): the green sphere at (-1, 0)
+    is on my left, the red cone at (1, 0.2) on my right (z up, as in world3d)."""
+    from lamm.data.mini import world3d as W3
+
+    objs = [W3.Obj3D("box", "red", (0, 0, 0.3), (0.6, 0.6, 0.6)), W3.Obj3D("cone", "blue", (0, 1, 0.3), (0.6, 0.6, 0.6)),
+            W3.Obj3D("sphere", "green", (-1, 0, 0.3), (0.6, 0.6, 0.6)), W3.Obj3D("cone", "red", (1, 0.2, 0.3), (0.6, 0.6, 0.6))]  # fmt: skip
+    truth = {"Is the green sphere on my left or on my right?": "left", "Is the red cone on my left or on my right?": "right",
+             "What is on my left?": "green sphere", "What is on my right?": "red cone",
+             "How many objects are on my left?": "1", "How many objects are on my right?": "1"}  # fmt: skip
+    seen = set()
+    for seed in range(2000):
+        q = W3.situated_question(objs, np.random.default_rng(seed))
+        if q and q["situation"] == "I am standing by the red box facing the blue cone.":
+            assert q["answers"][0] == truth[q["question"]], q
+            assert q["rotation"] == [
+                0.0,
+                0.0,
+                round(math.sin(math.pi / 4), 6),
+                round(math.cos(math.pi / 4), 6),
+            ]
+            seen.add(q["question"])
+    assert seen == set(truth)
+
+
+def test_multi_refer_targets_and_eval_types_hand_checked():
+    from lamm.data.mini import world3d as W3
+
+    size = (0.6, 0.6, 0.6)
+    objs = [W3.Obj3D("box", "red", (0, 0, 0.3), size), W3.Obj3D("cone", "red", (1, 0, 0.3), size),
+            W3.Obj3D("cone", "blue", (-1, 1, 0.3), size)]  # fmt: skip
+    truth = {"all the red objects": ([0, 1], "mt"), "all the cones": ([1, 2], "mt"),
+             "all the green objects": ([], "zt_wo_d"), "all the blue boxes": ([], "zt_w_d"),
+             "all the red boxes": ([0], "st_wo_d"), "all the blue cones": ([2], "st_w_d"),
+             "all the spheres": ([], "zt_wo_d")}  # fmt: skip
+    seen = set()
+    for seed in range(400):
+        m = W3.multi_refer(objs, np.random.default_rng(seed))
+        key = m["description"].removeprefix("Find ").removesuffix(" in the room.")
+        if key in truth:
+            assert (m["object_ids"], m["eval_type"]) == truth[key], m
+            seen.add(key)
+    assert seen == set(truth)

@@ -409,6 +409,10 @@ def dense_captions(objs: list[Obj3D], i: int) -> list[str]:
             f"it is a {t.label} in {t.color}, {rel} {the(n)}."]  # fmt: skip
 
 
+def plural(label: str) -> str:
+    return label + ("es" if label.endswith("x") else "s")
+
+
 def multi_refer(objs: list[Obj3D], rng: np.random.Generator) -> dict:
     """Multi3DRefer-style description naming 0..n objects: ``{description, object_ids, eval_type}``.
 
@@ -421,9 +425,9 @@ def multi_refer(objs: list[Obj3D], rng: np.random.Generator) -> dict:
     if kind == "color":
         ids, text = [i for i, o in enumerate(objs) if o.color == c], f"all the {c} objects"
     elif kind == "shape":
-        ids, text = [i for i, o in enumerate(objs) if o.label == lab], f"all the {lab}s"
+        ids, text = [i for i, o in enumerate(objs) if o.label == lab], f"all the {plural(lab)}"
     else:
-        ids, text = [i for i, o in enumerate(objs) if o.color == c and o.label == lab], f"all the {c} {lab}s"
+        ids, text = [i for i, o in enumerate(objs) if o.color == c and o.label == lab], f"all the {c} {plural(lab)}"
     classes = {objs[i].label for i in ids} | ({lab} if kind != "color" else set())
     distract = any(o.label in classes for j, o in enumerate(objs) if j not in ids)
     et = "mt" if len(ids) > 1 else ("st" if ids else "zt") + ("_w_d" if distract else "_wo_d")
