@@ -427,7 +427,10 @@ def multi_refer(objs: list[Obj3D], rng: np.random.Generator) -> dict:
     elif kind == "shape":
         ids, text = [i for i, o in enumerate(objs) if o.label == lab], f"all the {plural(lab)}"
     else:
-        ids, text = [i for i, o in enumerate(objs) if o.color == c and o.label == lab], f"all the {c} {plural(lab)}"
+        ids, text = (
+            [i for i, o in enumerate(objs) if o.color == c and o.label == lab],
+            f"all the {c} {plural(lab)}",
+        )
     classes = {objs[i].label for i in ids} | ({lab} if kind != "color" else set())
     distract = any(o.label in classes for j, o in enumerate(objs) if j not in ids)
     et = "mt" if len(ids) > 1 else ("st" if ids else "zt") + ("_w_d" if distract else "_wo_d")
