@@ -350,3 +350,30 @@ def test_multi_refer_targets_and_eval_types_hand_checked():
             assert (m["object_ids"], m["eval_type"]) == truth[key], m
             seen.add(key)
     assert seen == set(truth)
+
+
+@pytest.mark.slow
+def test_tiny_3d_trains_on_the_suite_samples(tmp_path, capsys):
+    """The tiny-3d preset's data selection (VQA3d, visual_grounding3d) takes the suite's four samples per
+    suite scene: 6 training scenes give 6 x 5 samples without --suite-3d and 6 x (5 + 4) with it."""
+    from lamm.data.mini import build_mini
+    from lamm.model.encoders.pcl_pretrain import pretrain_for_preset
+    from lamm.quickstart import train_preset
+
+    build_mini(
+        tmp_path / "data",
+        train=8,
+        test=2,
+        train_3d=6,
+        pretrain=0,
+        image_size=32,
+        suite_3d=True,
+        progress=False,
+    )
+    enc = pretrain_for_preset("tiny-3d", tmp_path / "data", tmp_path / "enc", steps=1)
+    capsys.readouterr()
+    ckpt = train_preset("tiny-3d", tmp_path / "data", tmp_path / "m", max_steps=1, progress=False,
+                        overrides=[f"model.encoder.path={enc}"])  # fmt: skip
+    assert ckpt.is_dir()
+    cap = capsys.readouterr()
+    assert f"; {6 * 9} samples," in cap.out + cap.err
