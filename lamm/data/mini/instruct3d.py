@@ -87,6 +87,8 @@ def suite_samples(
         pts = W3.scene_points(rng, objs, points)
         if pixels_hash(pts) not in avoid:
             break
+    else:  # pragma: no cover - about a third of the draws have a situated question
+        raise RuntimeError(f"no situated question for suite training scene {index}")
     qa, ref = W3.open_question(objs, rng), W3.multi_refer(objs, rng)
     t = int(rng.integers(len(objs)))
     caps = W3.dense_captions(objs, t)
