@@ -16,6 +16,7 @@ COMMANDS: dict[str, str | dict[str, str]] = {
         "build": "lamm.data.construct.cli",
         "stats": "lamm.data.stats",
         "convert-pcl": "lamm.data.pointcloud_cli",
+        "convert-3d": "lamm.data.convert3d",
     },
     "score": "lamm.bench.score_cli",
     "train": "lamm.train.cli",
@@ -31,7 +32,7 @@ COMMANDS: dict[str, str | dict[str, str]] = {
 }
 
 HELP = {
-    "data": "make and check data: mini, validate, build, stats, convert-pcl",
+    "data": "make and check data: mini, validate, build, stats, convert-pcl, convert-3d",
     "score": "score an answer file against a LAMM benchmark meta file",
     "train": "train a LAMM model from a YAML config or a preset",
     "eval": "run a model on LAMM-Benchmark datasets and score it",

@@ -60,6 +60,7 @@ def build_mini(
     points: int = 2048,
     train_3d: int | None = None,
     pretrain: int | None = None,
+    suite_3d: bool = False,
     progress: bool = True,
 ) -> BuildSummary:
     """Write LAMM-Mini under ``out``; same arguments -> byte-identical meta files.
@@ -68,6 +69,8 @@ def build_mini(
     giving one sample of every 3D scene task, plus as many single-object clouds (classification3d).
     ``pretrain`` scenes form the tiny vision tower's pre-training corpus (``2D_Pretrain``; 0: none;
     default ``min(12000, 24 * train)``: what the ``tiny`` preset needs at the quickstart's 500).
+    ``suite_3d`` adds the 3D-LLM suite (``bench3d_suite``: ScanQA open-ended, SQA3D, Scan2Cap,
+    Multi3DRefer test files, and their training samples); off by default, so the default data is unchanged.
     """
     if train < 1 or test < 1:
         raise ValueError(f"train and test must be >= 1, got train={train}, test={test}")
@@ -93,8 +96,14 @@ def build_mini(
 
         bench3, test3 = write_benchmark_3d(out, seed=seed, n=test, points=points, progress=progress)
         stats.merge(bench3)
+        if suite_3d:
+            from lamm.data.mini.bench3d_suite import write_benchmark_3d_suite
+
+            suite, suite_hashes = write_benchmark_3d_suite(out, seed=seed, n=test, points=points, progress=progress)  # fmt: skip
+            stats.merge(suite)
+            test3 |= suite_hashes
         n3 = train_3d if train_3d is not None else max(1, train // 2)
-        stats.merge(write_instruct_3d(out, seed=seed, n=n3, points=points, avoid=test3, progress=progress))
+        stats.merge(write_instruct_3d(out, seed=seed, n=n3, points=points, avoid=test3, suite=suite_3d, progress=progress))  # fmt: skip
     root = out.resolve()
     rel = [str(Path(f).resolve().relative_to(root)) for f in stats.files]
     summary = BuildSummary(
@@ -106,7 +115,7 @@ def build_mini(
     manifest = {
         "generator": "lamm-mini", "lamm_version": __version__, "seed": seed, "train": train, "test": test,
         "image_size": image_size, "points": points if with_3d else None, "train_3d": train_3d, "pretrain": pretrain,
-        "files": rel,
+        **({"suite_3d": True} if suite_3d else {}), "files": rel,
         "records": summary.records, "instruct_2d": summary.instruct_2d, "instruct_3d": summary.instruct_3d,
     }  # fmt: skip
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

@@ -22,6 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "default min(12000, 24 x --train))",
     )  # fmt: skip
     parser.add_argument("--no-3d", action="store_true", help="skip the 3D world")
+    parser.add_argument(
+        "--suite-3d", action="store_true",
+        help="also the 3D-LLM suite: ScanQA open-ended, SQA3D, Scan2Cap, Multi3DRefer (test files and training samples)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON line at the end")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -32,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     summary = build_mini(
         args.out, seed=args.seed, train=args.train, test=args.test, image_size=args.image_size,
         with_3d=not args.no_3d, points=args.points, train_3d=args.train_3d, pretrain=args.pretrain,
-        progress=not args.quiet,
+        suite_3d=args.suite_3d, progress=not args.quiet,
     )  # fmt: skip
     print(summary.text())
     if args.json:

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from lamm.data.c4 import c4_conversation, task_type
+from lamm.data.c4 import c4_conversation, fmt_nums, task_type
 from lamm.data.mini import world3d as W3
 from lamm.data.mini.common import Stats, count_label, pixels_hash, record_rng
 from lamm.formats.jsonio import write_json_official
 from lamm.progress import progress_bar
+from lamm.protocol.prompts import prompt
 
 _DESC_QS = ["Describe this scene in detail.", "Give a detailed description of the point cloud.",
             "What does this 3D scene look like? Describe it in detail."]  # fmt: skip
@@ -71,6 +72,39 @@ def scene_samples(
     return recs, pts
 
 
+def suite_samples(
+    index: int, seed: int, points: int, avoid: set[str] = frozenset()
+) -> tuple[list[dict], np.ndarray]:
+    """The 3D-LLM suite's four training samples on one ``suite_scene`` (``--suite-3d``): open-ended QA and
+    situated QA (VQA3d), dense captioning of a boxed object (VQA3d: a question about the cloud with a
+    free-text answer) and multi-object grounding (visual_grounding3d: every box, or none)."""
+    for attempt in range(200):
+        rng = record_rng(seed, "train", "instruct3d/suite", index, attempt)
+        objs = W3.suite_scene(rng, (4, 5))
+        sqa = W3.situated_question(objs, rng)
+        if sqa is None:
+            continue
+        pts = W3.scene_points(rng, objs, points)
+        if pixels_hash(pts) not in avoid:
+            break
+    else:  # pragma: no cover - about a third of the draws have a situated question
+        raise RuntimeError(f"no situated question for suite training scene {index}")
+    qa, ref = W3.open_question(objs, rng), W3.multi_refer(objs, rng)
+    t = int(rng.integers(len(objs)))
+    caps = W3.dense_captions(objs, t)
+    boxes = ", ".join(fmt_nums(objs[i].bbox()) for i in ref["object_ids"]) or "There is no such object."
+    sid = f"suite_{index:06d}"
+    convs = [
+        ("VQA3d", [(qa["question"], qa["answers"][0])]),
+        ("VQA3d", [(f"{sqa['situation']} {sqa['question']}", sqa["answers"][0])]),
+        ("VQA3d", [(f"Describe the object at {fmt_nums(objs[t].bbox())} in the point cloud.", caps[int(rng.integers(len(caps)))])]),
+        ("visual_grounding3d", [(prompt("eval_3d_jul2023_constants", "VG3D_QS") + ref["description"], boxes)]),
+    ]  # fmt: skip
+    recs = [{"id": f"{sid}_{k}", "pcl": f"suite_pcls/{sid}.npy", "conversations": _qa(c), "task_type": t_,
+             "src_dataset": "lamm-mini", "src_id": sid} for k, (t_, c) in enumerate(convs)]  # fmt: skip
+    return recs, pts
+
+
 def object_sample(index: int, seed: int, points: int) -> tuple[dict, np.ndarray]:
     rng = record_rng(seed, "train", "instruct3d/object", index)
     label, color = str(rng.choice(W3.PRIMITIVES)), str(rng.choice(list(W3.COLORS3D)))
@@ -83,17 +117,30 @@ def object_sample(index: int, seed: int, points: int) -> tuple[dict, np.ndarray]
 
 
 def write_instruct_3d(
-    out: str | Path, *, seed: int, n: int, points: int, avoid: set[str] = frozenset(), progress: bool = True
+    out: str | Path,
+    *,
+    seed: int,
+    n: int,
+    points: int,
+    avoid: set[str] = frozenset(),
+    suite: bool = False,
+    progress: bool = True,
 ) -> Stats:
-    """``n`` scenes (5 samples each) + ``n`` single objects -> one union file."""
+    """``n`` scenes (8 samples each) + ``n`` single objects (+ ``n`` suite scenes, 4 samples each, with
+    ``suite``) -> one union file."""
     root = Path(out) / "3D_Instruct"
     stats = Stats()
     records: list[dict] = []
-    with progress_bar(total=2 * n, desc="3D instruct", unit="pcl", disable=not progress, leave=False) as bar:
+    with progress_bar(
+        total=(3 if suite else 2) * n, desc="3D instruct", unit="pcl", disable=not progress, leave=False
+    ) as bar:
         for i in range(n):
             scene_recs, scene_pts = scene_samples(i, seed, points, avoid)
             obj_rec, obj_pts = object_sample(i, seed, points)
-            for recs, pts in ((scene_recs, scene_pts), ([obj_rec], obj_pts)):
+            parts = [(scene_recs, scene_pts), ([obj_rec], obj_pts)]
+            if suite:
+                parts.append(suite_samples(i, seed, points, avoid))
+            for recs, pts in parts:
                 path = root / recs[0]["pcl"]
                 path.parent.mkdir(parents=True, exist_ok=True)
                 np.save(path, pts, allow_pickle=False)

@@ -297,3 +297,141 @@ def conversation3d(objs: list[Obj3D], rng: np.random.Generator) -> list[tuple[st
         pool.append((f"Where is {the(a)}?", f"{the(a).capitalize()} is {relation3d(a, b)} {the(b)}."))
     k = int(rng.integers(2, min(4, len(pool)) + 1))
     return [pool[i] for i in rng.choice(len(pool), size=k, replace=False)]
+
+
+# --------------------------------------------------------------------------- the 3D-LLM suite (bench3d_suite)
+SUITE_COLORS = ("red", "green", "blue")  # few colours, so "all the red objects" often names several
+NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def suite_scene(rng: np.random.Generator, k: tuple[int, int] = (3, 5)) -> list[Obj3D]:
+    """3-5 objects whose colour + shape pairs are distinct but whose colours and shapes repeat, so a
+    description can name 0..n objects ("all the red objects") while "the red cone" still names one."""
+    n = int(rng.integers(k[0], k[1] + 1))
+    pairs = [(lab, col) for lab in PRIMITIVES for col in SUITE_COLORS]
+    picks = rng.choice(len(pairs), size=n, replace=False)
+    objs = place_objects(rng, [pairs[int(i)] for i in picks])
+    assert objs is not None  # n <= 5 < 9 cells
+    return objs
+
+
+def count_words(n: int) -> list[str]:
+    """Accepted answers for a count: ``["2", "two"]``."""
+    return [str(n), NUMBER_WORDS[n]] if n < len(NUMBER_WORDS) else [str(n)]
+
+
+def open_question(objs: list[Obj3D], rng: np.random.Generator) -> dict:
+    """ScanQA-style open-ended question: ``{question, answers, object_ids}`` (several accepted answers;
+    the ids of the objects the question is about, as ScanQA's ``object_ids``)."""
+    labels, colors = [o.label for o in objs], [o.color for o in objs]
+    pool: list[dict] = [{"question": "How many objects are on the floor?", "answers": count_words(len(objs)),
+                         "object_ids": list(range(len(objs)))}]  # fmt: skip
+    for i, o in enumerate(objs):
+        if labels.count(o.label) == 1:
+            pool.append({"question": f"What color is the {o.label}?", "answers": [o.color, f"{o.color} color"],
+                         "object_ids": [i]})  # fmt: skip
+        if colors.count(o.color) == 1:
+            pool.append({"question": f"What shape is the {o.color} object?",
+                         "answers": [o.label, f"{o.color} {o.label}", f"{article(o.label)} {o.label}"],
+                         "object_ids": [i]})  # fmt: skip
+    for c in SUITE_COLORS:
+        ids = [i for i, o in enumerate(objs) if o.color == c]
+        pool.append({"question": f"How many {c} objects are there?", "answers": count_words(len(ids)),
+                     "object_ids": ids})  # fmt: skip
+    return pool[int(rng.integers(len(pool)))]
+
+
+def _side(facing: np.ndarray, v: np.ndarray) -> tuple[float, float]:
+    """(sin, cos) of the angle from ``facing`` to ``v`` (z up: sin > 0 is on the left)."""
+    f, v = facing / np.linalg.norm(facing), v / np.linalg.norm(v)
+    return float(f[0] * v[1] - f[1] * v[0]), float(f @ v)
+
+
+def situated_question(objs: list[Obj3D], rng: np.random.Generator) -> dict | None:
+    """SQA3D-style: standing by one object, facing another, a question whose answer depends on that pose:
+    ``{situation, question, answers, position, rotation, object_ids}`` or None when this scene has no
+    unambiguous one (the caller draws another). ``rotation`` is the yaw quaternion ``[x, y, z, w]``."""
+    if len(objs) < 3:
+        return None
+    a, b = (int(i) for i in rng.choice(len(objs), size=2, replace=False))
+    here = np.array(objs[a].center[:2])
+    facing = np.array(objs[b].center[:2]) - here
+    sides = {}
+    for i, o in enumerate(objs):
+        if i in (a, b):
+            continue
+        s, c = _side(facing, np.array(o.center[:2]) - here)
+        if abs(s) < 0.35 and c > 0:  # nearly straight ahead: neither left nor right
+            return None
+        sides[i] = "behind" if c < -0.8 else ("left" if s > 0 else "right")
+    kinds = ["side", "count"]
+    on = {k: [i for i, v in sides.items() if v == k] for k in ("left", "right", "behind")}
+    if len(on["left"]) == 1:
+        kinds.append("left")
+    if len(on["right"]) == 1:
+        kinds.append("right")
+    kind = kinds[int(rng.integers(len(kinds)))]
+    if kind == "side":
+        i = list(sides)[int(rng.integers(len(sides)))]
+        if sides[i] == "behind":
+            q, ans = f"Is {the(objs[i])} in front of me or behind me?", ["behind", "behind me"]
+        else:
+            q, ans = f"Is {the(objs[i])} on my left or on my right?", [sides[i], f"on my {sides[i]}"]
+        ids = [i]
+    elif kind == "count":
+        side = str(rng.choice(["left", "right"]))
+        ids = on[side]
+        q, ans = f"How many objects are on my {side}?", count_words(len(ids))
+    else:
+        i = on[kind][0]
+        q, ans, ids = f"What is on my {kind}?", [objs[i].name(), objs[i].label, the(objs[i])], [i]
+    yaw = math.atan2(facing[1], facing[0])
+    return {"situation": f"I am standing by {the(objs[a])} facing {the(objs[b])}.", "question": q,
+            "answers": ans, "position": [round(float(here[0]), 3), round(float(here[1]), 3), 0.0],
+            "rotation": [0.0, 0.0, round(math.sin(yaw / 2), 6), round(math.cos(yaw / 2), 6)],
+            "object_ids": ids}  # fmt: skip
+
+
+def nearest(objs: list[Obj3D], i: int) -> int:
+    """Index of the object nearest to ``objs[i]`` (horizontally)."""
+    d = [math.dist(o.center[:2], objs[i].center[:2]) if j != i else math.inf for j, o in enumerate(objs)]
+    return int(np.argmin(d))
+
+
+def dense_captions(objs: list[Obj3D], i: int) -> list[str]:
+    """Scan2Cap-style reference descriptions of ``objs[i]``: shape, colour and its relation to the
+    nearest object, in several annotator-like phrasings (all are references)."""
+    t, n = objs[i], objs[nearest(objs, i)]
+    rel = relation3d(t, n)
+    return [f"this is {article(t.color)} {t.color} {t.label}. it is {rel} {the(n)}.",
+            f"the {t.color} {t.label} is {rel} {the(n)}.",
+            f"{article(t.color)} {t.color} {t.label} standing on the floor {rel} {the(n)}.",
+            f"it is a {t.label} in {t.color}, {rel} {the(n)}."]  # fmt: skip
+
+
+def plural(label: str) -> str:
+    return label + ("es" if label.endswith("x") else "s")
+
+
+def multi_refer(objs: list[Obj3D], rng: np.random.Generator) -> dict:
+    """Multi3DRefer-style description naming 0..n objects: ``{description, object_ids, eval_type}``.
+
+    ``eval_type`` as Multi3DRefer: zero / single / multiple targets (``zt``, ``st``, ``mt``); for zero and
+    single targets ``w_d`` when another object of a named or targeted shape is in the scene (a distractor
+    of the same class), else ``wo_d``.
+    """
+    kind = str(rng.choice(["color", "shape", "both"]))
+    c, lab = str(rng.choice(SUITE_COLORS)), str(rng.choice(PRIMITIVES))
+    if kind == "color":
+        ids, text = [i for i, o in enumerate(objs) if o.color == c], f"all the {c} objects"
+    elif kind == "shape":
+        ids, text = [i for i, o in enumerate(objs) if o.label == lab], f"all the {plural(lab)}"
+    else:
+        ids, text = (
+            [i for i, o in enumerate(objs) if o.color == c and o.label == lab],
+            f"all the {c} {plural(lab)}",
+        )
+    classes = {objs[i].label for i in ids} | ({lab} if kind != "color" else set())
+    distract = any(o.label in classes for j, o in enumerate(objs) if j not in ids)
+    et = "mt" if len(ids) > 1 else ("st" if ids else "zt") + ("_w_d" if distract else "_wo_d")
+    return {"description": f"Find {text} in the room.", "object_ids": ids, "eval_type": et}
