@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,18 +58,38 @@ def write_benchmark_3d(
         total=n * len(specs), desc="3D benchmark", unit="rec", disable=not progress, leave=False
     ) as bar:
         for spec in specs:
-            records = []
-            for i in range(n):
-                rec, pts = bench3d_record(spec, i, seed, points)
-                path = root / rec["pcl"]
-                path.parent.mkdir(parents=True, exist_ok=True)
-                np.save(path, pts, allow_pickle=False)
-                hashes.add(pixels_hash(pts))
-                records.append(rec)
-                bar.update()
-            path = root / "meta_file" / spec.meta_file
-            write_json_official(path, records)
-            stats.files.append(str(path))
-            stats.records[f"3D_Benchmark/{spec.name}"] += n
-            stats.media += n
+            make = functools.partial(bench3d_record, spec)
+            write_dataset_3d(root, spec.meta_file, spec.name, make, n=n, seed=seed, points=points,
+                             stats=stats, hashes=hashes, bar=bar)  # fmt: skip
     return stats, hashes
+
+
+def write_dataset_3d(
+    root: Path,
+    meta_file: str,
+    name: str,
+    make: Callable[[int, int, int], tuple[dict, np.ndarray]],
+    *,
+    n: int,
+    seed: int,
+    points: int,
+    stats: Stats,
+    hashes: set[str],
+    bar: Any,
+) -> None:
+    """Records ``make(index, seed, points) -> (record, cloud)`` for ``index < n``: each cloud saved at its
+    record's ``pcl`` path, then ``root/meta_file/<meta_file>``; counted in ``stats`` under ``name``."""
+    records = []
+    for i in range(n):
+        rec, pts = make(i, seed, points)
+        path = root / rec["pcl"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, pts, allow_pickle=False)
+        hashes.add(pixels_hash(pts))
+        records.append(rec)
+        bar.update()
+    path = root / "meta_file" / meta_file
+    write_json_official(path, records)
+    stats.files.append(str(path))
+    stats.records[f"3D_Benchmark/{name}"] += n
+    stats.media += n

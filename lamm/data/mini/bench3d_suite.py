@@ -16,12 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lamm.data.c4 import fmt_nums
 from lamm.data.mini import world3d as W3
-from lamm.data.mini.common import Stats, pixels_hash, record_rng
-from lamm.formats.jsonio import write_json_official
+from lamm.data.mini.bench3d import write_dataset_3d
+from lamm.data.mini.common import Stats, record_rng
 from lamm.progress import progress_bar
-from lamm.protocol.prompts import prompt
+from lamm.protocol.prompts import fmt_nums, prompt
 
 Record = tuple[dict, np.ndarray]
 
@@ -113,18 +112,6 @@ def write_benchmark_3d_suite(
     with progress_bar(total=n * len(SUITE_RECORDS), desc="3D suite", unit="rec", disable=not progress,
                       leave=False) as bar:  # fmt: skip
         for meta, make in SUITE_RECORDS.items():
-            records = []
-            for i in range(n):
-                rec, pts = make(i, seed, points)
-                path = root / rec["pcl"]
-                path.parent.mkdir(parents=True, exist_ok=True)
-                np.save(path, pts, allow_pickle=False)
-                hashes.add(pixels_hash(pts))
-                records.append(rec)
-                bar.update()
-            path = root / "meta_file" / meta
-            write_json_official(path, records)
-            stats.files.append(str(path))
-            stats.records[f"3D_Benchmark/{meta[:-5].split('_', 1)[1]}"] += n
-            stats.media += n
+            write_dataset_3d(root, meta, meta[:-5].split("_", 1)[1], make, n=n, seed=seed, points=points,
+                             stats=stats, hashes=hashes, bar=bar)  # fmt: skip
     return stats, hashes
