@@ -15,15 +15,10 @@ from eval_helpers import EchoAdapter, make_benchmark_2d
 from train_helpers import make_base, make_instruct
 
 from lamm.bench.eval.runner import EvalConfig, evaluate, select_datasets
-from lamm.bench.report import (
-    REFERENCE,
-    display_value,
-    group_runs,
-    leaderboard_text,
-    load_runs,
-    table,
-    write_report,
-)
+from lamm.bench.report.leaderboard import REFERENCE, display_value, group_runs, table
+from lamm.bench.report.runs import load_runs
+from lamm.bench.report.terminal import leaderboard_text
+from lamm.bench.report.write import write_report
 from lamm.cli import main
 from lamm.data.mini import build_mini
 from lamm.metrics.intervals import interval, normal_mean, wilson

@@ -1,6 +1,6 @@
 """The report's figures (matplotlib, Agg, PNG bytes): radar, scores with 95% error bars, training curves.
 
-Rows are ``(name, kind, values, intervals)`` as built by :mod:`lamm.bench.report`; ``kind`` is ``run``,
+Rows are :class:`~lamm.bench.report.leaderboard.Row` (name, kind, values, intervals); ``kind`` is ``run``,
 ``baseline`` or ``paper`` (drawn dashed / hatched: they are references, not results of this report).
 """
 
@@ -9,9 +9,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from lamm.tasks import lower_is_better
+from lamm.bench.report.leaderboard import LOWER_IS_BETTER, arrow, best
 
-LOWER_IS_BETTER = lower_is_better()  # metric names where smaller wins (MAE), from the task files
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 BASELINE_COLOR = "#7f7f7f"
 PAPER_COLOR = "#c7c7c7"
@@ -37,16 +36,6 @@ def _color(i: int, kind: str) -> str:
     return (
         BASELINE_COLOR if kind == "baseline" else PAPER_COLOR if kind == "paper" else COLORS[i % len(COLORS)]
     )
-
-
-def best(cols: list[tuple[str, str]], rows: list[Any]) -> dict[str, float]:
-    """Best value per column (none when every value is 0: nothing to highlight)."""
-    out = {}
-    for key, metric in cols:
-        vals = [r.values[key] for r in rows if r.values.get(key) is not None]
-        if vals and any(vals):
-            out[key] = min(vals) if metric in LOWER_IS_BETTER else max(vals)
-    return out
 
 
 def radar_png(cols: list[tuple[str, str]], rows: list[Any], title: str) -> bytes | None:
@@ -113,7 +102,7 @@ def scores_png(cols: list[tuple[str, str]], rows: list[Any], title: str) -> byte
         ax.barh(y, vals, color=colors, xerr=[lo, hi], capsize=3, error_kw={"elinewidth": 1.2})
         ax.set_yticks(y)
         ax.set_yticklabels(names, fontsize=7)
-        ax.set_title(f"{key} ({metric} {'↓' if metric in LOWER_IS_BETTER else '↑'})", fontsize=9)
+        ax.set_title(f"{key} ({metric} {arrow(metric)})", fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
         right = max([v + h for v, h in zip(vals, hi)], default=0.0)
         ax.set_xlim(0, right * 1.08 if right > 0 else 1.0)
