@@ -194,3 +194,31 @@ def test_html_renders_in_headless_chromium(runs, mini):
     colour = (px.max(-1) - px.min(-1)) > 60  # chart colours (blue runs, grey baseline...)
     assert ink.mean() > 0.05 and colour.sum() > 50
     assert ink[:120].any() and ink[120:].any()  # content all the way down
+
+
+def test_radar_of_degenerate_leaderboards_is_drawn_with_finite_radii():
+    """Axes where every row scores 0, an MAE of 0 (the best possible), a BLEU-4 of 1e-230 and a NaN:
+    every radius is finite and in [0, 1], the row equal to the best is at the rim (MAE 0 included),
+    and a leaderboard where everything is 0 still gets its chart (its axes named "(all 0)")."""
+    from PIL import Image
+
+    from lamm.bench.report.leaderboard import Row
+    from lamm.bench.report.plots import radar_png, radar_points
+
+    cols = [("CIFAR10", "accuracy"), ("SQAimage", "accuracy"), ("Flickr30k", "bleu4"), ("FSC147", "mae")]
+    rows = [
+        Row("a", "run", {"CIFAR10": 0.0, "SQAimage": 40.0, "Flickr30k": 1e-230, "FSC147": 0.0}),
+        Row("b", "run", {"CIFAR10": 0.0, "SQAimage": 10.0, "Flickr30k": float("nan"), "FSC147": 4.0}),
+        Row("trivial baseline", "baseline", {"CIFAR10": 0.0, "SQAimage": 20.0, "FSC147": 2.0}),
+    ]
+    pts = radar_points(cols, rows)
+    assert all(math.isfinite(p) and 0.0 <= p <= 1.0 for r in pts for p in r)
+    # CIFAR10: all 0 -> centre; SQAimage: ratio to 40; BLEU-4 1e-230 is no score, NaN no value;
+    # FSC147: MAE 0 is the best (rim), errors 4 and 2 are 0 / 4 and 0 / 2 of it
+    assert pts == [[0.0, 1.0, 0.0, 1.0], [0.0, 0.25, 0.0, 0.0], [0.0, 0.5, 0.0, 0.0]]
+    zero = [Row(n, "run", {k: 0.0 for k, _ in cols}) for n in ("a", "b")]
+    assert radar_points(cols, zero) == [[0.0, 0.0, 0.0, 1.0]] * 2  # every MAE 0: both perfect
+    for case in (rows, zero):
+        png = radar_png(cols, case, "LAMM-Mini")
+        assert png is not None and Image.open(io.BytesIO(png)).size[0] > 400
+    assert radar_png(cols[:2], rows, "two axes") is None  # no polygon with fewer than 3 datasets
