@@ -222,3 +222,35 @@ def test_radar_of_degenerate_leaderboards_is_drawn_with_finite_radii():
         png = radar_png(cols, case, "LAMM-Mini")
         assert png is not None and Image.open(io.BytesIO(png)).size[0] > 400
     assert radar_png(cols[:2], rows, "two axes") is None  # no polygon with fewer than 3 datasets
+
+
+def test_extra_table_is_drawn_below_its_groups_leaderboard(runs, monkeypatch):
+    """A builder in extra_tables.BUILDERS (the seam the 3D-suite table plugs into) gets a table below
+    the leaderboard of each group it returns one for, drawn like the leaderboard in HTML and Markdown."""
+    from lamm.bench.report import extra_tables
+    from lamm.bench.report.leaderboard import Row, Table
+
+    tmp, dirs = runs
+
+    def build(g):
+        if not g.ident.get("official"):
+            return None
+        cols = [("CIFAR10 twice", "accuracy")]
+        rows = [
+            Row(r.name, "run", {"CIFAR10 twice": 2 * r.values["CIFAR10"]}) for r in g.rows if r.kind == "run"
+        ]
+        rows.append(Row("Somebody (paper)", "paper", {"CIFAR10 twice": None}))
+        return Table("Doubled CIFAR10", cols, rows, note="from the leaderboard rows")
+
+    monkeypatch.setattr(extra_tables, "BUILDERS", (build,))
+    page = write_report(dirs, tmp / "x" / "report.html").read_text()
+    bench = page.split("<div class='bench' id='bench-0'>")[1].split("</div>")[0]
+    table = bench.split("<h3>Doubled CIFAR10</h3>")[1]
+    assert bench.index("<h3>Radar</h3>") < bench.index("<h3>Doubled CIFAR10</h3>")
+    assert "<td>echo</td>\n<td><b>50.00</b></td>" in table and "<td>echo-b</td>\n<td>0.00</td>" in table
+    assert "<tr class='paper'><td>Somebody (paper)</td>\n<td class='na'>failed</td>" in table
+    assert "<p class='small'>from the leaderboard rows</p>" in table
+    md = write_report(dirs, tmp / "x" / "report.md").read_text()
+    section = md.split("### Doubled CIFAR10\n\n")[1].split("\n\n")[0].splitlines()
+    assert section == ["| model | CIFAR10 twice (accuracy ↑) |", "|---|---|", "| echo | **50.00** |",
+                       "| echo-b | 0.00 |", "| *Somebody (paper)* | failed |"]  # fmt: skip
