@@ -209,7 +209,8 @@ def baseline_sets(dim: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lamm.bench.report import leaderboard_text, write_report
+    from lamm.bench.report.terminal import leaderboard_text
+    from lamm.bench.report.write import write_report
 
     out = Path(args.out)
     with_3d = not args.no_3d

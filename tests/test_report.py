@@ -15,15 +15,10 @@ from eval_helpers import EchoAdapter, make_benchmark_2d
 from train_helpers import make_base, make_instruct
 
 from lamm.bench.eval.runner import EvalConfig, evaluate, select_datasets
-from lamm.bench.report import (
-    REFERENCE,
-    display_value,
-    group_runs,
-    leaderboard_text,
-    load_runs,
-    table,
-    write_report,
-)
+from lamm.bench.report.leaderboard import REFERENCE, display_value, group_runs, table
+from lamm.bench.report.runs import load_runs
+from lamm.bench.report.terminal import leaderboard_text
+from lamm.bench.report.write import write_report
 from lamm.cli import main
 from lamm.data.mini import build_mini
 from lamm.metrics.intervals import interval, normal_mean, wilson
@@ -199,3 +194,63 @@ def test_html_renders_in_headless_chromium(runs, mini):
     colour = (px.max(-1) - px.min(-1)) > 60  # chart colours (blue runs, grey baseline...)
     assert ink.mean() > 0.05 and colour.sum() > 50
     assert ink[:120].any() and ink[120:].any()  # content all the way down
+
+
+def test_radar_of_degenerate_leaderboards_is_drawn_with_finite_radii():
+    """Axes where every row scores 0, an MAE of 0 (the best possible), a BLEU-4 of 1e-230 and a NaN:
+    every radius is finite and in [0, 1], the row equal to the best is at the rim (MAE 0 included),
+    and a leaderboard where everything is 0 still gets its chart (its axes named "(all 0)")."""
+    from PIL import Image
+
+    from lamm.bench.report.leaderboard import Row
+    from lamm.bench.report.plots import radar_png, radar_points
+
+    cols = [("CIFAR10", "accuracy"), ("SQAimage", "accuracy"), ("Flickr30k", "bleu4"), ("FSC147", "mae")]
+    rows = [
+        Row("a", "run", {"CIFAR10": 0.0, "SQAimage": 40.0, "Flickr30k": 1e-230, "FSC147": 0.0}),
+        Row("b", "run", {"CIFAR10": 0.0, "SQAimage": 10.0, "Flickr30k": float("nan"), "FSC147": 4.0}),
+        Row("trivial baseline", "baseline", {"CIFAR10": 0.0, "SQAimage": 20.0, "FSC147": 2.0}),
+    ]
+    pts = radar_points(cols, rows)
+    assert all(math.isfinite(p) and 0.0 <= p <= 1.0 for r in pts for p in r)
+    # CIFAR10: all 0 -> centre; SQAimage: ratio to 40; BLEU-4 1e-230 is no score, NaN no value;
+    # FSC147: MAE 0 is the best (rim), errors 4 and 2 are 0 / 4 and 0 / 2 of it
+    assert pts == [[0.0, 1.0, 0.0, 1.0], [0.0, 0.25, 0.0, 0.0], [0.0, 0.5, 0.0, 0.0]]
+    zero = [Row(n, "run", {k: 0.0 for k, _ in cols}) for n in ("a", "b")]
+    assert radar_points(cols, zero) == [[0.0, 0.0, 0.0, 1.0]] * 2  # every MAE 0: both perfect
+    for case in (rows, zero):
+        png = radar_png(cols, case, "LAMM-Mini")
+        assert png is not None and Image.open(io.BytesIO(png)).size[0] > 400
+    assert radar_png(cols[:2], rows, "two axes") is None  # no polygon with fewer than 3 datasets
+
+
+def test_extra_table_is_drawn_below_its_groups_leaderboard(runs, monkeypatch):
+    """A builder in extra_tables.BUILDERS (the seam the 3D-suite table plugs into) gets a table below
+    the leaderboard of each group it returns one for, drawn like the leaderboard in HTML and Markdown."""
+    from lamm.bench.report import extra_tables
+    from lamm.bench.report.leaderboard import Row, Table
+
+    tmp, dirs = runs
+
+    def build(g):
+        if not g.ident.get("official"):
+            return None
+        cols = [("CIFAR10 twice", "accuracy")]
+        rows = [
+            Row(r.name, "run", {"CIFAR10 twice": 2 * r.values["CIFAR10"]}) for r in g.rows if r.kind == "run"
+        ]
+        rows.append(Row("Somebody (paper)", "paper", {"CIFAR10 twice": None}))
+        return Table("Doubled CIFAR10", cols, rows, note="from the leaderboard rows")
+
+    monkeypatch.setattr(extra_tables, "BUILDERS", (build,))
+    page = write_report(dirs, tmp / "x" / "report.html").read_text()
+    bench = page.split("<div class='bench' id='bench-0'>")[1].split("</div>")[0]
+    table = bench.split("<h3>Doubled CIFAR10</h3>")[1]
+    assert bench.index("<h3>Radar</h3>") < bench.index("<h3>Doubled CIFAR10</h3>")
+    assert "<td>echo</td>\n<td><b>50.00</b></td>" in table and "<td>echo-b</td>\n<td>0.00</td>" in table
+    assert "<tr class='paper'><td>Somebody (paper)</td>\n<td class='na'>failed</td>" in table
+    assert "<p class='small'>from the leaderboard rows</p>" in table
+    md = write_report(dirs, tmp / "x" / "report.md").read_text()
+    section = md.split("### Doubled CIFAR10\n\n")[1].split("\n\n")[0].splitlines()
+    assert section == ["| model | CIFAR10 twice (accuracy ↑) |", "|---|---|", "| echo | **50.00** |",
+                       "| echo-b | 0.00 |", "| *Somebody (paper)* | failed |"]  # fmt: skip

@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lamm.bench.report import leaderboard_text, write_report
+from lamm.bench.report.terminal import leaderboard_text
+from lamm.bench.report.write import write_report
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
