@@ -28,7 +28,9 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     from lamm.bench.eval.adapters.lamm import LammAdapter
-    from lamm.bench.eval.runner import EvalConfig, evaluate, select_datasets
+    from lamm.bench.eval.config import EvalConfig
+    from lamm.bench.eval.datasets import select_datasets
+    from lamm.bench.eval.runner import evaluate
     from lamm.data.mini import build_mini
     from lamm.model.lamm_model import build_model
     from lamm.model.tiny import build_tiny

@@ -99,7 +99,9 @@ def evaluate_model(
     max_new_tokens: int = MAX_NEW_TOKENS,
 ) -> dict[str, Any]:
     """``lamm eval`` of one model on the benchmark folder's files (resumable)."""
-    from lamm.bench.eval.runner import EvalConfig, evaluate, select_datasets
+    from lamm.bench.eval.config import EvalConfig
+    from lamm.bench.eval.datasets import select_datasets
+    from lamm.bench.eval.runner import evaluate
 
     cfg = EvalConfig(
         model=model, benchmark_dir=bench, datasets=select_datasets(bench, datasets, mode), out=out,

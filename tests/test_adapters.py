@@ -12,7 +12,10 @@ from servers.openai_stub import OpenAIStub, images_of, text_of
 
 from lamm.bench.eval.adapters import GenFailure, GenRequest, build_adapter
 from lamm.bench.eval.adapters.openai import ChatClient, OpenAIAdapter, parse_target
-from lamm.bench.eval.runner import EvalConfig, RecordFailed, evaluate, select_datasets
+from lamm.bench.eval.answering import RecordFailed
+from lamm.bench.eval.config import EvalConfig
+from lamm.bench.eval.datasets import select_datasets
+from lamm.bench.eval.runner import evaluate
 
 SECRET = "sk-test-SECRET-0123456789"
 

@@ -10,18 +10,10 @@ import torch
 from model_helpers import tiny_config, tiny_dir
 from safetensors.torch import load_file, save_file
 
-from lamm.model.checkpoint import (
-    CheckpointError,
-    convert_official,
-    export_official,
-    import_official,
-    load_checkpoint,
-    load_official,
-    load_trainable,
-    save_trainable,
-)
+from lamm.model.checkpoint import CheckpointError, load_checkpoint, load_trainable, save_trainable
 from lamm.model.config import LoraSettings
 from lamm.model.lamm_model import build_model
+from lamm.model.official_delta import convert_official, export_official, import_official, load_official
 
 
 def _perturbed(cfg):

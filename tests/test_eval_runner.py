@@ -15,7 +15,10 @@ from eval_helpers import EchoAdapter, echo_answer, make_benchmark_2d, make_bench
 
 from lamm.bench.eval import prompts as P
 from lamm.bench.eval.adapters import GenRequest
-from lamm.bench.eval.runner import EvalConfig, RecordFailed, evaluate, select_datasets
+from lamm.bench.eval.answering import RecordFailed
+from lamm.bench.eval.config import EvalConfig
+from lamm.bench.eval.datasets import select_datasets
+from lamm.bench.eval.runner import evaluate
 from lamm.formats.benchmark import BenchRecord
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import iter_jsonl

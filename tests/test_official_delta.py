@@ -18,9 +18,9 @@ from model_helpers import tiny_config, tiny_dir
 from safetensors.torch import save_file
 
 from lamm.cli import main
-from lamm.model.checkpoint import load_official, official_encoder
 from lamm.model.config import LoraSettings, ModelConfig
 from lamm.model.lamm_model import build_model
+from lamm.model.official_delta import load_official, official_encoder
 from lamm.train.config import preset_path
 
 TINY_EPCL = {
@@ -229,7 +229,7 @@ def test_unreadable_delta_files_are_one_line_errors(tmp_path, capsys):
     to unpickle never passes on torch's advice to load with weights_only=False."""
     from fractions import Fraction
 
-    from lamm.model.checkpoint import export_official
+    from lamm.model.official_delta import export_official
 
     torch.manual_seed(0)
     model, _ = build_model(tiny_config(lora=True))

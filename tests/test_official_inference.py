@@ -24,8 +24,10 @@ import torch
 from eval_helpers import EchoAdapter, make_benchmark_2d, make_benchmark_3d
 from model_helpers import tiny_config
 
+from lamm.bench.eval.config import EvalConfig
+from lamm.bench.eval.datasets import select_datasets
 from lamm.bench.eval.decoding import decoding_options
-from lamm.bench.eval.runner import EvalConfig, evaluate, select_datasets
+from lamm.bench.eval.runner import evaluate
 from lamm.cli import main
 from lamm.model.checkpoint import load_checkpoint, save_trainable
 from lamm.model.generate import GenItem, generate

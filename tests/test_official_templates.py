@@ -36,9 +36,9 @@ import torch
 from model_helpers import tiny_config, tiny_dir, write_png
 from transformers import AutoTokenizer
 
-from lamm.model.checkpoint import export_official, load_official
 from lamm.model.generate import GenItem, generate
 from lamm.model.lamm_model import build_model
+from lamm.model.official_delta import export_official, load_official
 from lamm.model.template import (
     IGNORE_INDEX,
     build_generation_prompt,

@@ -14,7 +14,9 @@ import pytest
 from eval_helpers import EchoAdapter, make_benchmark_2d
 from train_helpers import make_base, make_instruct
 
-from lamm.bench.eval.runner import EvalConfig, evaluate, select_datasets
+from lamm.bench.eval.config import EvalConfig
+from lamm.bench.eval.datasets import select_datasets
+from lamm.bench.eval.runner import evaluate
 from lamm.bench.report.leaderboard import REFERENCE, display_value, group_runs, table
 from lamm.bench.report.runs import load_runs
 from lamm.bench.report.terminal import leaderboard_text

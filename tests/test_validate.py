@@ -286,7 +286,7 @@ def test_truncation_caught_even_if_pil_told_to_load_truncated(tmp_path):
 
 def test_chef_era_scienceqa_file_name_is_the_sqaimage_dataset(tmp_path):
     """ChEF reads ScienceQA from VQA_ScienceQA.json: validation, dataset selection and loading accept it."""
-    from lamm.bench.eval.runner import select_datasets
+    from lamm.bench.eval.datasets import select_datasets
     from lamm.formats.benchmark import load_benchmark
     from lamm.tasks import spec_for_file
 

@@ -19,8 +19,11 @@ import sys
 from pathlib import Path
 
 from lamm.bench.eval.adapters.hf_load import parse_model_args
+from lamm.bench.eval.answering import RecordFailed
+from lamm.bench.eval.config import EvalConfig
+from lamm.bench.eval.datasets import dataset_listing, select_datasets
 from lamm.bench.eval.decoding import decoding_options
-from lamm.bench.eval.runner import EvalConfig, RecordFailed, dataset_listing, evaluate, select_datasets
+from lamm.bench.eval.runner import evaluate
 from lamm.bench.eval.views import VIEWS
 from lamm.model.official_args import (
     add_base_arguments,

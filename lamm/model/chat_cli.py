@@ -88,8 +88,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from lamm.formats.errors import FormatError
-    from lamm.model.checkpoint import CheckpointError, load_checkpoint, load_official
+    from lamm.model.checkpoint import CheckpointError, load_checkpoint
     from lamm.model.generate import GenItem, generate
+    from lamm.model.official_delta import load_official
     from lamm.model.template import cli_demo_system, get_template
     from lamm.protocol.prompts import prompt
 

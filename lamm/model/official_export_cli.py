@@ -20,7 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lamm.model.checkpoint import OFFICIAL_DTYPES, CheckpointError, export_official_folder
+    from lamm.model.checkpoint import CheckpointError
+    from lamm.model.official_delta import OFFICIAL_DTYPES, export_official_folder
 
     if args.out.exists():
         print(f"lamm: error: {args.out} exists; choose another --out", file=sys.stderr)

@@ -32,8 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lamm.model.checkpoint import CheckpointError, convert_official, official_config
+    from lamm.model.checkpoint import CheckpointError
     from lamm.model.official_args import unstated_modality
+    from lamm.model.official_delta import convert_official, official_config
     from lamm.model.template import get_template
 
     try:

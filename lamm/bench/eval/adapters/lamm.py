@@ -44,7 +44,8 @@ def load_model(
     recorded dtype for a folder."""
     from pathlib import Path
 
-    from lamm.model.checkpoint import load_checkpoint, load_official
+    from lamm.model.checkpoint import load_checkpoint
+    from lamm.model.official_delta import load_official
 
     if not Path(checkpoint).exists():  # a typo, not "base options apply to .pt only" or "no manifest"
         raise ValueError(f"{checkpoint}: no such checkpoint folder or official .pt file")
