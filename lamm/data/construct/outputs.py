@@ -7,12 +7,12 @@ import hashlib
 import json
 import os
 import platform
-import sys
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from lamm.data.c4 import templates_sha256
 from lamm.data.construct.jobs import Job
 from lamm.data.construct.recipe import Recipe, SourceSpec
 from lamm.data.construct.sources import Item
@@ -116,7 +116,7 @@ def finalize(
             "model": g.model if g.type == "llm" else None, "base_url": g.base_url if g.type == "llm" else None,
             "params": {k: v for k, v in asdict(g).items() if k not in ("type", "model", "base_url", "api_key_env")},
             "prompt_versions": versions() if g.type == "llm" else {"template": "t1"},
-            "c4_templates_sha256": sha256_file(Path(sys.modules["lamm.data.c4"].__file__)),
+            "c4_templates_sha256": templates_sha256(),
         },
         "sources": source_info,
         "files": written,
