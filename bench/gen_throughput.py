@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lamm.data.construct.generate_llm import llm_conversation  # noqa: E402
+from lamm.data.construct.jobs import Job, run_template_job  # noqa: E402
 from lamm.data.construct.llm import LLMClient  # noqa: E402
-from lamm.data.construct.pipeline import Job, run_template_job  # noqa: E402
 from lamm.data.construct.sources import Item  # noqa: E402
 
 LABELS = ["person", "dog", "cat", "car", "chair", "bottle", "bird", "tv"]

@@ -8,7 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from lamm.data.c4 import BUILDERS, TASK_TYPES, c4_conversation
+from lamm.data.c4 import TASK_TYPES, c4_conversation
+from lamm.data.c4.builders import BUILDERS
 from lamm.formats.instruct import check_conversation
 from lamm.protocol import prompt
 from lamm.protocol.prompts import plural, vqa_query

@@ -160,6 +160,56 @@ def test_infinite_predicted_detection_box_is_a_parse_failure_in_recall_and_ap(tm
     assert res["ap50"] is not None and res["ap50"] < 1.0
 
 
+def test_inverted_voc_box_is_refused_by_validate_and_score_naming_the_field(tmp_path, capsys):
+    """x2 < x1 or y2 < y1: the official scorers never match such a ground-truth box (lamm.tasks.checks;
+    OpenGVLab/LAMM src/datasets/utils.py @83fbcb14: parse_bbox keeps x1 <= x2, y1 <= y2 only; cal_iou;
+    check_inside_bbox is strict)."""
+    cases = [([0.5, 0.1, 0.1, 0.5], "x2 < x1"), ([0.1, 0.5, 0.5, 0.1], "y2 < y1"),
+             ([0.5, 0.5, 0.1, 0.1], "x2 < x1 and y2 < y1")]  # fmt: skip
+    for k, (box, axes) in enumerate(cases):
+        bench = tmp_path / f"b{k}"
+        _voc(bench, json.dumps(box))
+        meta = bench / "meta_file"
+        (meta / "Detection_VOC2012.json").write_text((meta / "Locating_VOC2012.json").read_text())
+        rc, res = _validate(capsys, str(bench))
+        want = f"entry 0 'bbox' {box!r} is inverted ({axes}); VOC boxes are [x1, y1, x2, y2]"
+        assert rc == 1 and [(Path(p["file"]).name, p["index"], p["id"], p["field"], p["message"])
+                            for p in res["problems"]] == [
+            ("Detection_VOC2012.json", 1, "v1", "object", want), ("Locating_VOC2012.json", 1, "v1", "object", want)
+        ]  # fmt: skip
+    answers = tmp_path / "a.json"
+    answers.write_text(json.dumps([{"id": f"v{i}", "text": "[0.1, 0.1, 0.5, 0.5]"} for i in range(2)]))
+    rc = main(["score", "--benchmark-dir", str(tmp_path / "b0"), "--dataset", "VOC2012", "--mode", "locating",
+               "--answers", str(answers)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and "record 1" in err and "id 'v1'" in err and "'object'" in err and "x2 < x1" in err
+
+
+def test_degenerate_voc_box_and_negative_3d_extents_are_accepted(tmp_path, capsys):
+    """What an official file may hold stays valid: a zero-width VOC box, and 3D boxes with negative
+    extents, which the official cal_iou_3d (OpenGVLab/LAMM src/datasets/utils.py @83fbcb14) reads as
+    |extent|, ground truth included (ours too: scored as the positive box)."""
+    _voc(tmp_path / "2D", "[0.3, 0.1, 0.3, 0.5]")
+    rc, res = _validate(capsys, str(tmp_path / "2D"))
+    assert rc == 0 and res["problems"] == []
+    root = tmp_path / "3D"
+    (root / "meta_file").mkdir(parents=True)
+    neg = [1.0, 2.0, 0.5, -0.4, 0.6, -1.0]
+    (root / "meta_file" / "Detection_ScanNet.json").write_text(json.dumps(
+        [{"id": "s0", "pcl": "./s.npy", "query": "q", "object": [{"label": "chair", "bbox": neg}]}]))  # fmt: skip
+    (root / "meta_file" / "VG_ScanRefer.json").write_text(
+        json.dumps([{"id": "r0", "pcl": "./s.npy", "query": "q", "object": neg}]))  # fmt: skip
+    rc, res = _validate(capsys, str(root), "--no-media")
+    assert rc == 0 and res["problems"] == [] and res["datasets"] == {"ScanNet": 1, "ScanRefer": 1}
+    answers = tmp_path / "a.json"
+    answers.write_text(json.dumps([{"id": "s0", "text": "chair [1.00, 2.00, 0.50, 0.40, 0.60, 1.00]"}]))
+    rc = main(
+        ["score", "--json", "--benchmark-dir", str(root), "--dataset", "ScanNet", "--answers", str(answers)]
+    )
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert rc == 0 and res["value"] == 1.0
+
+
 def test_non_finite_points_and_keypoints_are_refused(tmp_path, capsys):
     root = tmp_path / "2D"
     (root / "meta_file").mkdir(parents=True)

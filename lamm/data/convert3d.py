@@ -14,13 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lamm.data.c4 import fmt_nums
 from lamm.formats import scan3d as S
 from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import write_json_official
 from lamm.formats.lock import FolderLock
 from lamm.formats.pointcloud import write_points_npy
-from lamm.protocol.prompts import prompt
+from lamm.protocol.prompts import fmt_nums, prompt
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -33,9 +33,22 @@ def _str_list(x: Any) -> bool:
     return isinstance(x, list) and all(isinstance(s, str) for s in x)
 
 
+def _inverted(box: list[float]) -> str:
+    """Which axes of an ``[x1, y1, x2, y2]`` box run backwards ('' when none)."""
+    return " and ".join(
+        what for what, bad in (("x2 < x1", box[2] < box[0]), ("y2 < y1", box[3] < box[1])) if bad
+    )
+
+
 def boxes(n: int, *, fields: tuple[str, ...] = ("object",), one_box: bool = False) -> GtCheck:
     """A list of ``{label, bbox}`` objects with ``n``-number boxes; ``one_box`` (ScanRefer): one bare box
-    or a ``[{bbox}]`` list, label optional. Checks whichever of ``fields`` the record carries."""
+    or a ``[{bbox}]`` list, label optional. Checks whichever of ``fields`` the record carries.
+
+    A 4-number box is VOC's ``[x1, y1, x2, y2]``: an inverted one (x2 < x1 or y2 < y1) is refused, as the
+    official scorers can never find it (they keep only predicted boxes with x1 <= x2 and y1 <= y2, which
+    overlap it nowhere, and no point lies strictly inside it); x2 == x1 is a degenerate box but a box.
+    A 6-number box ``[cx, cy, cz, dx, dy, dz]`` may hold negative extents: the official 3D IoU
+    (``cal_iou_3d``, LAMM ``src/datasets/utils.py``) and ours read ``|dx|`` etc. for ground truth too, so such a box is well defined."""
 
     def problem(objs: Any) -> str | None:
         if one_box and isinstance(objs, list) and objs and is_num(objs[0]):
@@ -56,6 +69,8 @@ def boxes(n: int, *, fields: tuple[str, ...] = ("object",), one_box: bool = Fals
                 return f"entry {k} 'bbox' must be {n} numbers, got {box!r}"
             if non_finite(box):
                 return f"entry {k} 'bbox' {box!r} {NON_FINITE}"
+            if n == 4 and (inverted := _inverted(box)):
+                return f"entry {k} 'bbox' {box!r} is inverted ({inverted}); VOC boxes are [x1, y1, x2, y2]"
         return None
 
     def check(rec: dict[str, Any]) -> tuple[str, str] | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from lamm.data.c4 import article
+from lamm.data.c4.builders import article
 from lamm.data.construct.context import relations
 from lamm.data.construct.prompts import DESCRIBE_2D, DESCRIBE_3D
 from lamm.data.construct.sources import Item

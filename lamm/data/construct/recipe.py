@@ -108,7 +108,7 @@ def _check_count(where: str, value: Any, path: Path) -> None:
 
 def load_recipe(path: str | Path) -> Recipe:
     """Read and validate a recipe; errors name the file and the offending key."""
-    from lamm.data.c4 import BUILDERS
+    from lamm.data.c4.builders import BUILDERS
     from lamm.data.construct.sources import SOURCE_TYPES
 
     path = Path(path).resolve()

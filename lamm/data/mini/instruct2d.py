@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lamm.data.c4 import article, c4_conversation, task_type
+from lamm.data.c4 import c4_conversation, task_type
+from lamm.data.c4.builders import article
 from lamm.data.mini import world2d as W
 from lamm.data.mini.common import Stats, count_label, pixels_hash, record_rng, save_png
 from lamm.formats.jsonio import write_json_official

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from lamm.data.c4 import c4_conversation, fmt_nums, task_type
+from lamm.data.c4 import c4_conversation, task_type
 from lamm.data.mini import world3d as W3
 from lamm.data.mini.common import Stats, count_label, pixels_hash, record_rng
 from lamm.formats.jsonio import write_json_official
 from lamm.progress import progress_bar
-from lamm.protocol.prompts import prompt
+from lamm.protocol.prompts import fmt_nums, prompt
 
 _DESC_QS = ["Describe this scene in detail.", "Give a detailed description of the point cloud.",
             "What does this 3D scene look like? Describe it in detail."]  # fmt: skip

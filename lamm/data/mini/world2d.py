@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from lamm.data.c4 import article
+from lamm.data.c4.builders import article
 from lamm.data.mini import render2d as R
 from lamm.protocol.prompts import plural
 from lamm.tasks.lsp import LSP_JOINTS

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lamm.data.c4 import article
+from lamm.data.c4.builders import article
 
 PRIMITIVES: tuple[str, ...] = ("box", "sphere", "cylinder", "cone", "pyramid")
 COLORS3D: dict[str, tuple[int, int, int]] = {

@@ -80,7 +80,7 @@ def r3(v: float) -> float:
 
 def _unit(v: float, s: float) -> float:
     """``v / s`` clipped to 0-1; a NaN/inf stays NaN (clipping would turn inf into a valid-looking 1.0),
-    so the build rejects that item with the reason (``pipeline.non_finite``)."""
+    so the build rejects that item with the reason (``jobs.check_job``)."""
     x = float(v) / float(s)
     return r3(min(max(x, 0.0), 1.0)) if math.isfinite(x) else math.nan
 

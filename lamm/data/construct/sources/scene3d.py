@@ -38,7 +38,7 @@ def _box(v: Any, path: Path, where: str) -> list[float]:
     except (TypeError, ValueError):
         raise FormatError(path, f"{where}: bbox must hold numbers, got {v}") from None
     if not all(math.isfinite(x) for x in b):
-        return b  # NaN/inf: the build rejects this item's jobs, naming the field (pipeline.check_job)
+        return b  # NaN/inf: the build rejects this item's jobs, naming the field (jobs.check_job)
     if min(b[3:]) <= 0:
         raise FormatError(path, f"{where}: bbox needs positive sizes, got {v}")
     return [r3(x) for x in b]
