@@ -11,7 +11,8 @@ from train_helpers import make_instruct, texts_of
 
 from lamm.formats.errors import FormatError
 from lamm.train.config import ConfigError, DataConfig, DataFile, load_config
-from lamm.train.data import Collator, InstructDataset, SkipLog, StepSampler, load_items, pack_rows
+from lamm.train.data import Collator, InstructDataset, SkipLog, load_items
+from lamm.train.sampling import StepSampler, pack_rows
 
 
 @pytest.fixture(scope="module")

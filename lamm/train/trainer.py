@@ -31,9 +31,10 @@ from lamm.progress import progress_bar
 from lamm.train import distributed as D
 from lamm.train.checkpointing import load_checkpoint, save_checkpoint
 from lamm.train.config import Config
-from lamm.train.data import Collator, InstructDataset, SkipLog, StepSampler, load_items
+from lamm.train.data import Collator, InstructDataset, SkipLog, load_items
 from lamm.train.deepspeed_config import init_engine
 from lamm.train.rng_state import seed_everything
+from lamm.train.sampling import StepSampler
 from lamm.train.schedule import lr_factor, warmup_steps
 from lamm.train.train_log import Logger
 
