@@ -190,6 +190,14 @@ def test_convert_3d_cli_writes_valid_meta_files_with_original_gt(tmp_path, capsy
         [],
     ]
     assert load("VG_ScanRefer.json")[2]["object"] == [3, 1, 0.5, 1, 1, 1]
+    # each file's query is its task's protocol query (lamm/tasks), ScanRefer's LAMM's VG3D_QS + description
+    scanqa = load("VQA_ScanQA.json")[0]
+    assert scanqa["query"] == scanqa["question"] + " Answer the question using a single word or phrase."
+    assert cap[0]["query"].startswith(
+        "The related object is located at [1.00, 2.00, 0.50, 0.40, 0.60, 1.00]."
+    )
+    ref = load("VG_ScanRefer.json")[0]
+    assert ref["query"] == "Locate the object described by the given caption. " + ref["description"]
     aligned = np.load(out / "3D_Benchmark" / "scannet_pcls" / "scene0000_00.npy")
     np.testing.assert_allclose(aligned[0, :3], [1, 2, 0.5], atol=1e-6)  # (0, 0, 0) after the alignment
     report = validate_path(out / "3D_Benchmark")

@@ -164,3 +164,31 @@ def test_eval_builds_the_suite_query_from_the_fields_not_the_stored_text(bench: 
         query = row["prompt"][0].rsplit("\n", 1)[1]
         want = fresh[row["dataset"], row["index"]] if row["dataset"] == "SQA3D" else f"stale {row['index']}"
         assert query == want, row
+
+
+def test_eval_of_a_tiny_lamm_point_cloud_model_on_the_suite(bench: Path, tmp_path: Path, capsys):
+    """The lamm: adapter (a tiny untrained point-cloud model) answers all five datasets and each is scored."""
+    torch = pytest.importorskip("torch")
+    from model_helpers import tiny_config
+
+    from lamm.model.checkpoint import save_trainable
+    from lamm.model.lamm_model import build_model
+
+    torch.manual_seed(0)
+    encoder = {"type": "pointcloud", "num_points": 256, "num_groups": 16, "group_size": 8, "hidden_size": 32,
+               "depth": 2, "num_heads": 4}  # fmt: skip
+    model, tok = build_model(tiny_config(encoder=encoder))
+    ckpt = save_trainable(model, tmp_path / "ckpt", tokenizer=tok)
+    run = tmp_path / "run"
+    args = ["eval", "--benchmark-dir", str(bench), "--datasets", ",".join(SUITE), "--model", f"lamm:{ckpt}",
+            "--out", str(run), "--max-new-tokens", "3"]  # fmt: skip
+    assert main(args) == 0, capsys.readouterr().err
+    results = json.loads((run / "results.json").read_text("utf-8"))["datasets"]
+    assert sorted(results) == sorted(SUITE)
+    for key, d in results.items():
+        assert d["n_answered"] == N and d["metric"] == find_dataset(key).metric_name, key
+        assert d["value"] is not None and math.isfinite(d["value"]), key
+    rows = [json.loads(line) for line in (run / "answers.jsonl").read_text("utf-8").splitlines()]
+    assert all("<Pcl>" in r["prompt"][0] for r in rows)
+    sqa = next(r for r in rows if r["dataset"] == "SQA3D")
+    assert _meta(bench, "SQA3D")[sqa["index"]]["situation"] in sqa["prompt"][0]
