@@ -141,7 +141,7 @@ def test_bev_view_asks_suite_tasks_with_their_own_bev_message(bench: Path, tmp_p
         spec = find_dataset(row["dataset"])
         info = json.loads((run / "bev" / f"{rec['pcl'][2:]}.json").read_text("utf-8"))
         system = bev_system(spec.suite_task, spec.system_message, info["z_min"], info["z_max"])
-        assert row["prompt"] == [f"{system}\n{spec.prompt_query(rec)}"], row["dataset"]
+        assert row["prompt"] == [f"{system}\n{spec.prompt_query(rec, rec['query'])}"], row["dataset"]
     sqa = [r for r in rows if r["dataset"] == "SQA3D"]
     assert len(sqa) == N and all("situated question answering" in r["prompt"][0] for r in sqa)
 
@@ -192,3 +192,14 @@ def test_eval_of_a_tiny_lamm_point_cloud_model_on_the_suite(bench: Path, tmp_pat
     assert all("<Pcl>" in r["prompt"][0] for r in rows)
     sqa = next(r for r in rows if r["dataset"] == "SQA3D")
     assert _meta(bench, "SQA3D")[sqa["index"]]["situation"] in sqa["prompt"][0]
+
+
+def test_with_query_replaces_a_stale_suite_query_and_keeps_lamms():
+    rec = {"id": "q1", "pcl": "./scannet_pcls/s.npy", "question": "What is it?", "answers": ["a"],
+           "object_ids": [0], "query": "stale"}  # fmt: skip
+    out = find_dataset("ScanQA").with_query(rec)
+    assert list(out)[:3] == ["id", "pcl", "query"] and out["query"] == "What is it? " + (
+        "Answer the question using a single word or phrase."
+    )
+    assert {k: v for k, v in out.items() if k != "query"} == {k: v for k, v in rec.items() if k != "query"}
+    assert find_dataset("ScanRefer").with_query(dict(rec, object=[0, 0, 0, 1, 1, 1]))["query"] == "stale"

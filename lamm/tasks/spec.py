@@ -106,16 +106,20 @@ class DatasetSpec:
             return suite_system(self.suite_task)
         return prompt(self.sys_group, self.sys_key)
 
-    def prompt_query(self, raw: dict[str, Any]) -> str:
+    def prompt_query(self, raw: dict[str, Any], query: str) -> str:
         """The query a model is asked for a record: the suite task's template filled from the record's
-        fields, else (LAMM) the record's stored ``query``."""
-        return suite_query(self.suite_task, raw) if self.suite_task else raw["query"]
+        fields ``raw``, else (LAMM) ``query``, the record's stored query, as it is."""
+        return suite_query(self.suite_task, raw) if self.suite_task else query
 
     def with_query(self, raw: dict[str, Any]) -> dict[str, Any]:
         """``raw`` with :meth:`prompt_query` stored as its ``query`` (after ``id`` and the media path):
         how benchmark writers make the file say what the model is asked."""
         head = {k: raw[k] for k in ("id", self.media_key) if k in raw}
-        return {**head, "query": self.prompt_query(raw), **raw}
+        return {
+            **head,
+            "query": self.prompt_query(raw, raw.get("query", "")),
+            **{k: v for k, v in raw.items() if k != "query"},
+        }
 
     @property
     def key(self) -> str:
