@@ -21,8 +21,9 @@ from lamm.data.mini.bench3d import bench3d_record
 from lamm.data.mini.instruct3d import suite_samples
 from lamm.data.validate import validate_path
 from lamm.formats import scan3d as S
+from lamm.formats.benchmark import check_bench_record
 from lamm.formats.errors import FormatError
-from lamm.formats.suite3d import SUITE_FILES, check_multi3drefer_record, check_suite_record
+from lamm.formats.suite3d import check_multi3drefer_record
 from lamm.protocol.suite3d import suite_query
 from lamm.tasks import datasets_3d, find_dataset
 
@@ -235,12 +236,17 @@ def test_validate_flags_bad_suite_gt(tmp_path):
 def test_mini_suite_records_valid_and_deterministic():
     """The registry's suite datasets, as LAMM-Mini writes them: valid, seeded, with the protocol query."""
     specs = [s for s in datasets_3d() if s.suite_task]
-    assert sorted(s.meta_file for s in specs) == sorted(SUITE_FILES)
+    suite_files = sorted(s.meta_file for s in specs)
+    assert suite_files == [
+        "Caption_Scan2Cap.json",
+        "VG_Multi3DRefer.json",
+        "VQA_SQA3D.json",
+        "VQA_ScanQA.json",
+    ]
     for spec in specs:
-        check = SUITE_FILES[spec.meta_file][1]
         for i in range(6):
             rec, pts = bench3d_record(spec, i, 3, 512)
-            assert check_suite_record(rec, check) is None, (spec.key, rec)
+            check_bench_record(spec.meta_file, spec, i, rec)  # raises on a bad record
             assert rec["query"] == suite_query(spec.suite_task, rec) and list(rec)[:3] == [
                 "id",
                 "pcl",
@@ -292,7 +298,9 @@ def test_lamm_data_mini_suite_3d_through_cli(tmp_path, capsys):
     assert main(["data", "mini", "--out", str(tmp_path / "a"), *common]) == 0
     assert main(["data", "mini", "--out", str(tmp_path / "b"), *common, "--suite-3d"]) == 0
     a, b = tmp_path / "a" / "3D_Benchmark" / "meta_file", tmp_path / "b" / "3D_Benchmark" / "meta_file"
-    assert sorted(p.name for p in b.iterdir()) == sorted([*(p.name for p in a.iterdir()), *SUITE_FILES])
+    assert sorted(p.name for p in b.iterdir()) == sorted(
+        [*(p.name for p in a.iterdir()), *(s.meta_file for s in datasets_3d() if s.suite_task)]
+    )
     for p in a.iterdir():
         assert (b / p.name).read_bytes() == p.read_bytes()
     capsys.readouterr()

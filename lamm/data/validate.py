@@ -23,7 +23,6 @@ from lamm.formats.errors import FormatError
 from lamm.formats.instruct import check_instruct_record, media_key_of, turn_order_note
 from lamm.formats.jsonio import iter_jsonl, read_json_array
 from lamm.formats.paths import media_root, prefer_unions, resolve_media
-from lamm.formats.suite3d import check_suite_record, suite_entry
 from lamm.protocol.prompts import prompts
 from lamm.tasks import DatasetSpec, spec_for_file
 
@@ -64,8 +63,6 @@ def detect_kind(path: str | Path, records: list[dict[str, Any]]) -> tuple[str | 
         return "instruct", None
     if spec is not None:
         return "benchmark", spec
-    if suite_entry(Path(path).name):  # the 3D-LLM suite's files (lamm.formats.suite3d)
-        return "benchmark", None
     return None, None
 
 
@@ -121,8 +118,7 @@ def _validate_file(
     fr.kind = (detected or "unknown") if kind == "auto" else kind
     if kind != "auto" and fr.kind in ("benchmark", "answers"):
         spec = spec_for_file(path)
-    suite = suite_entry(path.name)
-    fr.dataset = spec.key if spec else (suite[0] if suite else None)
+    fr.dataset = spec.key if spec else None
     bad: set[int] = set()
 
     def problem(kind_: str, err: FormatError) -> None:
@@ -141,7 +137,7 @@ def _validate_file(
                 "official benchmark file name <Task>_<Dataset>.json); pass --kind",
             ),
         )
-    elif fr.kind == "benchmark" and spec is None and suite is None:
+    elif fr.kind == "benchmark" and spec is None:
         problem("file", FormatError(path, "not an official benchmark meta-file name <Task>_<Dataset>.json"))
     elif fr.kind == "answers":
         validate_answers(path, records, spec, root, report, problem)
@@ -150,8 +146,6 @@ def _validate_file(
         refs = (
             _validate_instruct(path, records, base, report, problem)
             if fr.kind == "instruct"
-            else _validate_suite3d(path, records, suite, base, report, problem)
-            if spec is None
             else _validate_benchmark(path, records, spec, base, report, problem)
         )
         if check_media:
@@ -223,24 +217,4 @@ def _validate_benchmark(path, records, spec, media_root, report, problem) -> lis
             problem("schema", FormatError(path, exc.message, index=i, record_id=rec.get("id"), field=key))
             continue
         refs.append((i, rec.get("id"), key, stored, full))
-    return refs
-
-
-def _validate_suite3d(path, records, suite, media_root, report, problem) -> list[MediaRef]:
-    """The 3D suite's files: ``lamm.formats.suite3d``'s per-dataset checks (moving to ``lamm.tasks``)."""
-    name, check = suite
-    refs: list[MediaRef] = []
-    for i, rec in enumerate(records):
-        report.datasets[name] += 1
-        rid = rec.get("id") if isinstance(rec, dict) else None
-        bad = check_suite_record(rec, check)
-        if bad:
-            problem("schema", FormatError(path, bad[1], index=i, record_id=rid, field=bad[0] or None))
-        stored = rec.get("pcl") if isinstance(rec, dict) else None
-        if not isinstance(stored, str) or not stored:
-            continue
-        try:
-            refs.append((i, rid, "pcl", stored, resolve_media(media_root, stored, source=path)))
-        except FormatError as exc:
-            problem("schema", FormatError(path, exc.message, index=i, record_id=rid, field="pcl"))
     return refs

@@ -20,7 +20,6 @@ suite's task files in the dataset registry (``lamm.tasks``), which ``lamm data v
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 Problem = tuple[str, str] | None
@@ -131,37 +130,3 @@ def check_multi3drefer_record(rec: dict[str, Any]) -> Problem:
         if len(rec["object_ids"]) != n:
             return "object_ids", f"{len(rec['object_ids'])} object ids for {n} gt boxes"
     return None
-
-
-_CHECKS: dict[str, Callable[[dict[str, Any]], Problem]] = {
-    "VQA_ScanQA.json": check_scanqa_record,
-    "VQA_SQA3D.json": check_sqa3d_record,
-    "Caption_Scan2Cap.json": check_scan2cap_record,
-    "VG_Multi3DRefer.json": check_multi3drefer_record,
-}
-# meta file name -> (dataset name: the part after ``<Task>_``, record check)
-SUITE_FILES: dict[str, tuple[str, Callable[[dict[str, Any]], Problem]]] = {
-    meta: (meta[: -len(".json")].split("_", 1)[1], check) for meta, check in _CHECKS.items()
-}
-
-
-def suite_entry(name: str) -> tuple[str, Callable[[dict[str, Any]], Problem]] | None:
-    """The suite dataset of a meta (or answer) file name, ``.json`` or ``.jsonl``; None if not one."""
-    stem = name.rsplit(".", 1)[0] if name.endswith((".json", ".jsonl")) else name
-    return SUITE_FILES.get(stem + ".json")
-
-
-def check_suite_record(rec: Any, check: Callable[[dict[str, Any]], Problem]) -> Problem:
-    """The common fields (``id``, ``pcl``, ``query``), then the dataset's ground truth."""
-    if not isinstance(rec, dict):
-        return "", f"record must be a JSON object, got {type(rec).__name__}"
-    if "id" in rec and not (isinstance(rec["id"], str) or _int(rec["id"])):
-        return "id", f"must be a string or an integer, got {rec['id']!r}"
-    for f in ("pcl", "query"):
-        if f not in rec:
-            return f, "missing field"
-    if not (isinstance(rec["pcl"], str) and rec["pcl"]):
-        return "pcl", "media path must be a non-empty string"
-    if not isinstance(rec["query"], str):
-        return "query", "query must be a string"
-    return check(rec)
