@@ -41,11 +41,10 @@ SHORT = "Answer the question using a single word or phrase."
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> dict:
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     from lamm.train.config import preset_path
     from lamm.train.pretrain.pointcloud import pretrain_for_preset
 
-    torch.set_num_threads(1)
     tmp = tmp_path_factory.mktemp("suitetrain")
     data = tmp / "data"
     args = ["data", "mini", "--out", str(data), "--suite-3d", "--train", "1", "--train-3d", str(SCENES),
