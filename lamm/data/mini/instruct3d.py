@@ -17,7 +17,8 @@ from lamm.data.mini import world3d as W3
 from lamm.data.mini.common import Stats, count_label, pixels_hash, record_rng
 from lamm.formats.jsonio import write_json_official
 from lamm.progress import progress_bar
-from lamm.protocol.prompts import fmt_nums, prompt
+from lamm.protocol.suite3d import suite_query
+from lamm.tasks.common import boxes_text
 
 _DESC_QS = ["Describe this scene in detail.", "Give a detailed description of the point cloud.",
             "What does this 3D scene look like? Describe it in detail."]  # fmt: skip
@@ -77,7 +78,13 @@ def suite_samples(
 ) -> tuple[list[dict], np.ndarray]:
     """The 3D-LLM suite's four training samples on one ``suite_scene`` (``--suite-3d``): open-ended QA and
     situated QA (VQA3d), dense captioning of a boxed object (VQA3d: a question about the cloud with a
-    free-text answer) and multi-object grounding (visual_grounding3d: every box, or none)."""
+    free-text answer) and multi-object grounding (visual_grounding3d: every box, or ``None``).
+
+    Each human turn is the suite benchmark's own query (:func:`lamm.protocol.suite3d.suite_query`, as
+    ``lamm eval`` asks it) and each answer is in the layout its scorer reads: a short phrase (ScanQA,
+    SQA3D), the caption alone (Scan2Cap: the box is in the query), boxes or ``None`` (Multi3DRefer,
+    :func:`lamm.tasks.common.boxes_text`). The Multi3DRefer query differs from LAMM's single-box
+    ScanRefer one (VG3D_QS), so the two grounding tasks do not teach one query two answer layouts."""
     for attempt in range(200):
         rng = record_rng(seed, "train", "instruct3d/suite", index, attempt)
         objs = W3.suite_scene(rng, (4, 5))
@@ -92,13 +99,12 @@ def suite_samples(
     qa, ref = W3.open_question(objs, rng), W3.multi_refer(objs, rng)
     t = int(rng.integers(len(objs)))
     caps = W3.dense_captions(objs, t)
-    boxes = ", ".join(fmt_nums(objs[i].bbox()) for i in ref["object_ids"]) or "There is no such object."
     sid = f"suite_{index:06d}"
     convs = [
-        ("VQA3d", [(qa["question"], qa["answers"][0])]),
-        ("VQA3d", [(f"{sqa['situation']} {sqa['question']}", sqa["answers"][0])]),
-        ("VQA3d", [(f"Describe the object at {fmt_nums(objs[t].bbox())} in the point cloud.", caps[int(rng.integers(len(caps)))])]),
-        ("visual_grounding3d", [(prompt("eval_3d_jul2023_constants", "VG3D_QS") + ref["description"], boxes)]),
+        ("VQA3d", [(suite_query("ScanQA", qa), qa["answers"][0])]),
+        ("VQA3d", [(suite_query("SQA3D", sqa), sqa["answers"][0])]),
+        ("VQA3d", [(suite_query("Scan2Cap", {"gt_bbox": objs[t].bbox()}), caps[int(rng.integers(len(caps)))])]),
+        ("visual_grounding3d", [(suite_query("Multi3DRefer", ref), boxes_text([objs[i].bbox() for i in ref["object_ids"]]))]),
     ]  # fmt: skip
     recs = [{"id": f"{sid}_{k}", "pcl": f"suite_pcls/{sid}.npy", "conversations": _qa(c), "task_type": t_,
              "src_dataset": "lamm-mini", "src_id": sid} for k, (t_, c) in enumerate(convs)]  # fmt: skip
