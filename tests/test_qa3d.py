@@ -88,3 +88,14 @@ def test_sqa3d_em_per_type_and_oracle():
 def test_bad_answers_field_is_named():
     with pytest.raises(ValueError, match="record q7: answers must be strings"):
         scanqa_em(_items([({"question_id": "q7", "answers": [3]}, "x")]), Context(n_meta=1, n_answers=1))
+
+
+def test_generation_whitespace_is_stripped_as_leo_strips_outputs():
+    """A LAMM-style generation keeps the newline before ``###`` (official ``split('###')[0]``); LEO strips
+    every generation before scoring (embodied-generalist @ 5e9a876, model/leo_agent.py ``txt.strip()``),
+    while ``clean_answer`` alone trims only spaces: the newline must not turn a hit into a miss."""
+    assert clean_answer("brown\n") == "brown\n"  # LEO's cleaning alone keeps it
+    recs = [{"answers": ["brown"]}, {"answer": "left"}]
+    qa = scanqa_em(_items([(recs[0], "Brown\n")]), Context(n_meta=1, n_answers=1))
+    sqa = sqa3d_em(_items([(recs[1], "\n left \n")]), Context(n_meta=1, n_answers=1))
+    assert (qa.value, qa.extra["em_refined"], sqa.value) == (1.0, 1.0, 1.0)

@@ -13,7 +13,10 @@ is a relaxed match of anything. METEOR is not computed (Java).
 
 Record fields: ``answers`` (list of gt answer strings; ScanQA's own key) or ``answer`` (one string, SQA3D);
 SQA3D's optional ``question_type`` (0-5, LEO's ``sqa_type``) gives per-type EM. The answer text is the
-model's free text, used whole.
+model's free text, used whole after ``str.strip()``: LEO strips every generation before its evaluator
+sees it (``model/leo_agent.py``, ``output_txt = [txt.strip() for txt in output_txt]``, commit 5e9a876),
+while ``clean_answer`` only trims spaces, so the ``\n`` a LAMM-style generation keeps before ``###``
+would otherwise make every exact match fail.
 """
 
 from __future__ import annotations
@@ -97,7 +100,7 @@ def gt_answers(rec: dict[str, Any]) -> list[str]:
 def _em_rows(items: list[Item]) -> tuple[list[dict[str, Any]], list[str], list[list[str]]]:
     rows, preds, gts = [], [], []
     for it in items:
-        pred = clean_answer(str(it.text))
+        pred = clean_answer(str(it.text).strip())  # LEO strips generations first
         refs = [clean_answer(a) for a in gt_answers(it.rec)]
         em, refined = answer_match(pred, refs)
         rows.append(sample(it, float(em), Parsed(pred, "clean_answer", not pred), refined=float(refined)))
