@@ -198,16 +198,19 @@ def run_3d(args: argparse.Namespace, out: Path, step) -> tuple[dict[str, Any], d
         f"lamm:{ckpt3}", bench3d, out / "eval" / "tiny-3d", max_new_tokens=args.max_new_tokens
     )
     base = evaluate_model(
-        "baseline:trivial", bench3d, out / "eval" / "trivial-3d", datasets=baseline_sets("3d")
+        "baseline:trivial", bench3d, out / "eval" / "trivial-3d", datasets=baseline_sets(bench3d)
     )
     return run, base
 
 
-def baseline_sets(dim: str) -> str:
-    """The datasets of one dimension (2d / 3d) the trivial baseline answers, comma-separated."""
+def baseline_sets(bench: Path) -> str:
+    """The datasets of the benchmark folder the trivial baseline answers, comma-separated (the 3D
+    suite's only where its files are there: ``lamm data mini --suite-3d``)."""
+    from lamm.formats.benchmark import meta_path
     from lamm.tasks import all_datasets
 
-    return ",".join(s.key for s in all_datasets() if s.baseline and s.mode == "common" and s.dim == dim)
+    specs = [s for s in all_datasets() if s.baseline and s.mode == "common" and meta_path(bench, s).is_file()]
+    return ",".join(s.key for s in specs)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -265,7 +268,7 @@ def run(args: argparse.Namespace) -> int:
                 f"lamm:{ckpt}", bench2d, out / "eval" / "tiny", max_new_tokens=args.max_new_tokens
             )
         }
-        baselines = {"trivial": evaluate_model("baseline:trivial", bench2d, out / "eval" / "trivial", datasets=baseline_sets("2d"), mode="common")}  # fmt: skip
+        baselines = {"trivial": evaluate_model("baseline:trivial", bench2d, out / "eval" / "trivial", datasets=baseline_sets(bench2d), mode="common")}  # fmt: skip
     except BaseException:
         if background is not None:  # no orphan: a rerun resumes the 3D steps where they stopped
             background.proc.terminate()

@@ -97,9 +97,9 @@ def test_parse_box_caption():
 def test_scan2cap_protocol_matches_pycocoevalcap_on_the_official_strings():
     pycoco_bleu, pycoco_cider, pycoco_rouge = _pycoco()
     recs = [
-        {"gt_bbox": list(A), "captions": ["A brown wooden chair, next to the table."]},
-        {"gt_bbox": list(A), "captions": ["the white door on the left wall", "a white door"]},
-        {"gt_bbox": list(D), "captions": ["a black monitor on the desk " + "very " * 40]},
+        {"gt_bbox": list(A), "descriptions": ["A brown wooden chair, next to the table."]},
+        {"gt_bbox": list(A), "descriptions": ["the white door on the left wall", "a white door"]},
+        {"gt_bbox": list(D), "descriptions": ["a black monitor on the desk " + "very " * 40]},
     ]
     texts = [f"{box(C)} a brown chair next to the table", f"{box(B)} a white door", "a black monitor"]
     out = scan2cap(_items(zip(recs, texts)), _ctx(3))
@@ -129,10 +129,10 @@ def test_scan2cap_protocol_matches_pycocoevalcap_on_the_official_strings():
 
 def test_scan2cap_oracle():
     recs = [
-        {"gt_bbox": list(A), "captions": ["a brown wooden chair next to the table"]},
-        {"gt_bbox": list(D), "captions": ["a black monitor on the desk"]},
+        {"gt_bbox": list(A), "descriptions": ["a brown wooden chair next to the table"]},
+        {"gt_bbox": list(D), "descriptions": ["a black monitor on the desk"]},
     ]
-    oracle = scan2cap(_items((r, f"{box(r['gt_bbox'])} {r['captions'][0]}") for r in recs), _ctx(2))
+    oracle = scan2cap(_items((r, f"{box(r['gt_bbox'])} {r['descriptions'][0]}") for r in recs), _ctx(2))
     assert oracle.extra["rouge_l@0.5"] == 100.0
     assert oracle.extra["bleu4@0.5"] == pytest.approx(100.0, abs=1e-6)
     assert oracle.value == pytest.approx(1000.0)  # CIDEr-D x10: identical single references score 10

@@ -17,6 +17,9 @@ from lamm.formats import load_benchmark, read_instruct
 from lamm.tasks import datasets_3d, find_dataset
 
 POINTS = 512
+LAMM_3D = [
+    s for s in datasets_3d() if not s.suite_task
+]  # the 3D suite's files need --suite-3d (test_suite3d_eval)
 TOL = 5 * W3.NOISE
 
 
@@ -56,7 +59,7 @@ def test_files_layout_and_determinism(world: Path, tmp_path: Path) -> None:
 
 def test_schema_and_point_clouds(world: Path) -> None:
     bench = world / "3D_Benchmark"
-    for spec in datasets_3d():
+    for spec in LAMM_3D:
         for rec in load_benchmark(bench, spec):
             assert rec.media.startswith("./scannet_pcls/") and rec.media.endswith(".npy")
             pts = _load(bench, rec.media)
@@ -138,7 +141,7 @@ def test_scanqa_options_and_oracle_scores(world: Path) -> None:
     for rec in load_benchmark(bench, find_dataset("ScanQA_multiplechoice")):
         assert 2 <= len(rec["gt_choices"]) <= 6 and len(set(rec["gt_choices"])) == len(rec["gt_choices"])
         assert "\nOptions: (A) " in rec.query
-    for spec in datasets_3d():
+    for spec in LAMM_3D:
         for protocol in ("lamm", "lamm-v1"):
             res = score_dataset(bench, spec, oracle_answers(bench, spec), protocol=protocol)
             assert res["value"] == pytest.approx(1.0), (spec.name, protocol)

@@ -17,11 +17,14 @@ import pytest
 
 from lamm.cli import main
 from lamm.data.mini import bench3d_suite as B
+from lamm.data.mini.bench3d import bench3d_record
 from lamm.data.mini.instruct3d import suite_samples
 from lamm.data.validate import validate_path
 from lamm.formats import scan3d as S
 from lamm.formats.errors import FormatError
 from lamm.formats.suite3d import SUITE_FILES, check_multi3drefer_record, check_suite_record
+from lamm.protocol.suite3d import suite_query
+from lamm.tasks import datasets_3d, find_dataset
 
 # a yaw of 90 degrees about z and a shift: x' = -y + 1, y' = x + 2, z' = z + 0.5
 ALIGN = [0, -1, 0, 1, 1, 0, 0, 2, 0, 0, 1, 0.5, 0, 0, 0, 1]
@@ -187,6 +190,14 @@ def test_convert_3d_cli_writes_valid_meta_files_with_original_gt(tmp_path, capsy
         [],
     ]
     assert load("VG_ScanRefer.json")[2]["object"] == [3, 1, 0.5, 1, 1, 1]
+    # each file's query is its task's protocol query (lamm/tasks), ScanRefer's LAMM's VG3D_QS + description
+    scanqa = load("VQA_ScanQA.json")[0]
+    assert scanqa["query"] == scanqa["question"] + " Answer the question using a single word or phrase."
+    assert cap[0]["query"].startswith(
+        "The related object is located at [1.00, 2.00, 0.50, 0.40, 0.60, 1.00]."
+    )
+    ref = load("VG_ScanRefer.json")[0]
+    assert ref["query"] == "Locate the object described by the given caption. " + ref["description"]
     aligned = np.load(out / "3D_Benchmark" / "scannet_pcls" / "scene0000_00.npy")
     np.testing.assert_allclose(aligned[0, :3], [1, 2, 0.5], atol=1e-6)  # (0, 0, 0) after the alignment
     report = validate_path(out / "3D_Benchmark")
@@ -211,7 +222,7 @@ def test_convert_3d_cli_writes_valid_meta_files_with_original_gt(tmp_path, capsy
 def test_validate_flags_bad_suite_gt(tmp_path):
     meta = tmp_path / "3D_Benchmark" / "meta_file"
     meta.mkdir(parents=True)
-    rec, pts = B.multi3drefer_record(0, 0, 256)
+    rec, pts = bench3d_record(find_dataset("Multi3DRefer"), 0, 0, 256)
     (tmp_path / "3D_Benchmark" / "scannet_pcls").mkdir()
     np.save(tmp_path / "3D_Benchmark" / rec["pcl"][2:], pts)
     bad = dict(rec, eval_type="mt", gt_bboxes=[[0, 0, 0, 1, 1, float("nan")]], object_ids=[0])
@@ -222,17 +233,25 @@ def test_validate_flags_bad_suite_gt(tmp_path):
 
 
 def test_mini_suite_records_valid_and_deterministic():
-    for meta, make in B.SUITE_RECORDS.items():
-        check = SUITE_FILES[meta][1]
+    """The registry's suite datasets, as LAMM-Mini writes them: valid, seeded, with the protocol query."""
+    specs = [s for s in datasets_3d() if s.suite_task]
+    assert sorted(s.meta_file for s in specs) == sorted(SUITE_FILES)
+    for spec in specs:
+        check = SUITE_FILES[spec.meta_file][1]
         for i in range(6):
-            rec, pts = make(i, 3, 512)
-            assert check_suite_record(rec, check) is None, (meta, rec)
-            again, pts2 = make(i, 3, 512)
+            rec, pts = bench3d_record(spec, i, 3, 512)
+            assert check_suite_record(rec, check) is None, (spec.key, rec)
+            assert rec["query"] == suite_query(spec.suite_task, rec) and list(rec)[:3] == [
+                "id",
+                "pcl",
+                "query",
+            ]
+            again, pts2 = bench3d_record(spec, i, 3, 512)
             assert json.dumps(again) == json.dumps(rec) and np.array_equal(pts, pts2)
             assert pts.shape == (512, 6) and np.isfinite(pts).all()
-        assert json.dumps(make(0, 4, 512)[0]) != json.dumps(make(0, 3, 512)[0])
-    rec, _ = B.scanrefer_record(0, 3, 512)
-    assert len(rec["object"]) == 6 and rec["description"] in rec["query"]
+        assert json.dumps(bench3d_record(spec, 0, 4, 512)[0]) != json.dumps(
+            bench3d_record(spec, 0, 3, 512)[0]
+        )
 
 
 def test_mini_suite_answers_follow_the_scene():

@@ -24,7 +24,7 @@ SHARED = {"__init__.py", "spec.py", "checks.py", "common.py", "reference.py", "v
 
 def test_every_dataset_is_complete_and_unique():
     specs = all_datasets()
-    assert len(specs) == 17 and [s.key for s in specs][:3] == ["CIFAR10", "VOC2012", "SQAimage"]
+    assert len(specs) == 21 and [s.key for s in specs][:3] == ["CIFAR10", "VOC2012", "SQAimage"]
     assert len({s.key for s in specs}) == len(specs)
     assert len({s.meta_file for s in specs}) == len(specs)
     for s in specs:
@@ -35,7 +35,12 @@ def test_every_dataset_is_complete_and_unique():
         assert s.system_message, s.key  # the verbatim string exists (hash-checked)
         assert s.answer_is_object == (s.prompting == "per_joint"), s.key
         assert s.mini is not None, s.key  # LAMM-Mini generates every dataset of today's registry
-    assert T.lower_is_better() == {"mae"} and T.not_a_fraction() == {"mae", "bleu4"}
+    assert T.lower_is_better() == {"mae"} and T.not_a_fraction() == {"mae", "bleu4", "cider@0.5"}
+    suite = [s.key for s in specs if s.suite_task]  # the 3D suite: prompts from suite3d_prompts.json
+    assert suite == ["ScanQA", "SQA3D", "Scan2Cap", "Multi3DRefer"]
+    for s in specs:  # its LAMM-Mini files come from bench3d_suite's generators (only with --suite-3d)
+        assert (s.mini.scene == "suite") == bool(s.mini.generate) == bool(s.suite_task), s.key
+        assert (s.mini.record is None) == (s.mini.scene == "suite"), s.key
     assert [s.key for s in all_datasets() if "jul23" in s.locating_pools] == [
         "Locating_VOC2012",
         "Locating_LSP",
@@ -134,5 +139,5 @@ def test_a_new_dataset_is_one_declaration(shapes_registered, tmp_path, capsys):
 
 
 def test_the_worked_example_cleans_up():
-    """Runs after the example (file order): its registration is gone, the built-in 17 remain."""
-    assert SHAPES not in all_datasets() and len(all_datasets()) == 17
+    """Runs after the example (file order): its registration is gone, the built-in 21 remain."""
+    assert SHAPES not in all_datasets() and len(all_datasets()) == 21

@@ -19,7 +19,8 @@ from lamm.formats.errors import FormatError
 from lamm.formats.jsonio import write_json_official
 from lamm.formats.lock import FolderLock
 from lamm.formats.pointcloud import write_points_npy
-from lamm.protocol.prompts import fmt_nums, prompt
+from lamm.protocol.prompts import prompt
+from lamm.tasks import spec_for_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,13 +88,13 @@ def _scanqa(i, r, ann, sc):
     if r["answers"] is None:
         raise FormatError(ann, "no 'answers' (a test split): scoring needs the ground truth; use the val file",
                           index=i, record_id=r["question_id"], field="answers")  # fmt: skip
-    return {"id": r["question_id"], "pcl": sc.pcl(r["scene_id"]), "query": r["question"],
+    return {"id": r["question_id"], "pcl": sc.pcl(r["scene_id"]),
                "scene_id": r["scene_id"], "question": r["question"], "answers": r["answers"],
                "object_ids": r["object_ids"], "object_names": r["object_names"]}  # fmt: skip
 
 
 def _sqa3d(i, r, ann, sc):
-    return {"id": r["question_id"], "pcl": sc.pcl(r["scene_id"]), "query": f"{r['situation']} {r['question']}",
+    return {"id": r["question_id"], "pcl": sc.pcl(r["scene_id"]),
                "scene_id": r["scene_id"], "situation": r["situation"], "question": r["question"],
                "answers": r["answers"], "position": r["position"], "rotation": r["rotation"]}  # fmt: skip
 
@@ -117,14 +118,14 @@ def _by_object(rows: list[dict]) -> list[list[dict]]:
 def _scan2cap(i, members, ann, sc):
     s, oid = members[0]["scene_id"], members[0]["object_id"]
     box = sc.box(s, oid, ann, members[0]["_row"])
-    return {"id": f"{s}|{oid}", "pcl": sc.pcl(s), "query": f"Describe the object at {fmt_nums(box)} in the point cloud.",
+    return {"id": f"{s}|{oid}", "pcl": sc.pcl(s),
                "scene_id": s, "object_id": oid, "object_name": members[0]["object_name"], "gt_bbox": box,
                "descriptions": [r["description"] for r in members]}  # fmt: skip
 
 
 def _multi3drefer(i, r, ann, sc):
     s = r["scene_id"]
-    return {"id": f"{s}|{r['ann_id']}|{i}", "pcl": sc.pcl(s), "query": _vg_query(r["description"]),
+    return {"id": f"{s}|{r['ann_id']}|{i}", "pcl": sc.pcl(s),
                "scene_id": s, "description": r["description"], "object_ids": r["object_ids"],
                "gt_bboxes": [sc.box(s, o, ann, i) for o in r["object_ids"]], "eval_type": r["eval_type"],
                "object_name": r["object_name"], "ann_id": r["ann_id"]}  # fmt: skip
@@ -184,7 +185,8 @@ def run(args: argparse.Namespace) -> int:
         sc = _Scenes(scans, boxes, root, Path(args.scene_meta) if args.scene_meta else None)
         skipped: list[str] = []
         for meta, make, rows, ann in jobs:
-            recs = _collect(make, rows, ann, sc, args.limit, args.on_error == "skip", skipped)
+            spec = spec_for_file(meta)  # each file asks its task's protocol query (lamm/tasks)
+            recs = [spec.with_query(r) for r in _collect(make, rows, ann, sc, args.limit, args.on_error == "skip", skipped)]  # fmt: skip
             write_json_official(root / "meta_file" / meta, recs)
             print(f"{ann} -> {root / 'meta_file' / meta}: {len(recs)} records")
         print(

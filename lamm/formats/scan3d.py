@@ -40,8 +40,7 @@ import numpy as np
 from lamm.formats.errors import FormatError
 from lamm.formats.media import check_points
 from lamm.formats.pointcloud import load_points
-
-MULTI3DREFER_EVAL_TYPES = ("zt_w_d", "zt_wo_d", "st_w_d", "st_wo_d", "mt")
+from lamm.formats.suite3d import MULTI3DREFER_EVAL_TYPES
 
 
 def _read_json(path: str | Path) -> Any:

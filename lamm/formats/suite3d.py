@@ -7,13 +7,14 @@ truth, so scorers use the datasets' own references (docs/pointcloud.md, "3D suit
 * ``VQA_ScanQA.json``: ``question``, ``answers`` (all accepted answers), ``object_ids``, ``object_names``;
 * ``VQA_SQA3D.json``: ``situation``, ``question``, ``answers``, optional ``position`` / ``rotation``;
 * ``Caption_Scan2Cap.json``: ``object_id``, ``object_name``, ``gt_bbox``, ``descriptions`` (every
-  reference for that object);
+  reference for that object), optional ``box`` (the box the query shows, e.g. a detector proposal
+  matched to the object; default ``gt_bbox``);
 * ``VG_Multi3DRefer.json``: ``description``, ``object_ids``, ``gt_bboxes`` (possibly empty), ``eval_type``;
 * ``VG_ScanRefer.json`` is the official LAMM file (``object`` = the gt box), checked by
   ``lamm.formats.benchmark``.
 
-The ``check_<name>_record(rec) -> (field, problem) | None`` functions are plain so the dataset registry
-(``lamm.tasks``) can take them over; ``lamm data validate`` calls them through ``SUITE_FILES``.
+The ``check_<name>_record(rec) -> (field, problem) | None`` functions are the ground-truth checks of the
+suite's task files in the dataset registry (``lamm.tasks``), which ``lamm data validate`` runs.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from lamm.formats.scan3d import MULTI3DREFER_EVAL_TYPES
-
 Problem = tuple[str, str] | None
+# Multi3DRefer's description kinds: zero / single target with or without distractors of the same class,
+# multiple targets (M3DRef-CLIP's evaluator)
+MULTI3DREFER_EVAL_TYPES = ("zt_w_d", "zt_wo_d", "st_w_d", "st_wo_d", "mt")
 
 
 def _num(x: Any) -> bool:
@@ -97,8 +99,9 @@ def check_scan2cap_record(rec: dict[str, Any]) -> Problem:
         return p
     if not _int(rec["object_id"]):
         return "object_id", f"must be an integer object id, got {rec['object_id']!r}"
-    if p := box_problem(rec["gt_bbox"]):
-        return "gt_bbox", p
+    for f in ("gt_bbox", "box"):
+        if f in rec and (p := box_problem(rec[f])):
+            return f, p
     if not _texts(rec["descriptions"]):
         return "descriptions", "must be a non-empty list of reference captions"
     return None
@@ -130,12 +133,15 @@ def check_multi3drefer_record(rec: dict[str, Any]) -> Problem:
     return None
 
 
-# meta file name -> (dataset name, record check)
+_CHECKS: dict[str, Callable[[dict[str, Any]], Problem]] = {
+    "VQA_ScanQA.json": check_scanqa_record,
+    "VQA_SQA3D.json": check_sqa3d_record,
+    "Caption_Scan2Cap.json": check_scan2cap_record,
+    "VG_Multi3DRefer.json": check_multi3drefer_record,
+}
+# meta file name -> (dataset name: the part after ``<Task>_``, record check)
 SUITE_FILES: dict[str, tuple[str, Callable[[dict[str, Any]], Problem]]] = {
-    "VQA_ScanQA.json": ("ScanQA", check_scanqa_record),
-    "VQA_SQA3D.json": ("SQA3D", check_sqa3d_record),
-    "Caption_Scan2Cap.json": ("Scan2Cap", check_scan2cap_record),
-    "VG_Multi3DRefer.json": ("Multi3DRefer", check_multi3drefer_record),
+    meta: (meta[: -len(".json")].split("_", 1)[1], check) for meta, check in _CHECKS.items()
 }
 
 

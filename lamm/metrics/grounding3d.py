@@ -9,7 +9,10 @@ Boxes are axis-aligned ``(cx, cy, cz, dx, dy, dz)`` (metres), IoU is :func:`lamm
 * Multi3DRefer: zero or more such boxes in the text (no box = "no such object"). Record field
   ``gt_bboxes``: a list of 6-number boxes, empty for a zero-target description.
 * Scan2Cap: a box, then the caption: ``[cx, cy, cz, dx, dy, dz] a brown chair next to the table.``
-  (:func:`parse_box_caption`). Record fields ``gt_bbox`` and ``captions`` (the object's descriptions).
+  (:func:`parse_box_caption`), scored by :func:`scan2cap`; or, as the suite's ``Caption_Scan2Cap.json``
+  asks it (the box is in the query), the caption alone, gated by the query's box
+  (:func:`scan2cap_query_box`). Record fields ``gt_bbox`` and ``descriptions`` (the object's ScanRefer
+  descriptions, the references), optional ``box`` (the query's box, default ``gt_bbox``).
 
 References (read, not copied):
 * 3dlg-hcvc/M3DRef-CLIP @ babfcc4b4f06bb8ce1471513095a1c80acc0edb5, ``m3drefclip/evaluation/
@@ -41,6 +44,7 @@ from lamm.metrics import parse as P
 from lamm.metrics.captions import caption_metrics, ptb_tokenize
 from lamm.metrics.metrics2d import Context, Item, Outcome, _div, sample
 from lamm.metrics.metrics3d import _gt_box, iou3d
+from lamm.protocol.suite3d import query_box
 
 THRESHOLDS = (0.25, 0.5)
 MAX_DES_LEN = 30  # Scan2Cap CONF.TRAIN.MAX_DES_LEN: references are cut to 30 tokens
@@ -136,10 +140,22 @@ def _wrap(text: str, limit: int | None = None) -> str:
 
 
 def scan2cap(items: list[Item], ctx: Context) -> Outcome:
-    """CIDEr@0.5 (headline), BLEU-4@0.5, ROUGE-L@0.5 (x100), and the same @0.25 (Scan2Cap protocol)."""
-    parsed = [parse_box_caption(str(it.text)) for it in items]
+    """CIDEr@0.5 (headline), BLEU-4@0.5, ROUGE-L@0.5 (x100), and the same @0.25 (Scan2Cap protocol);
+    the candidate box is the first box of the answer."""
+    return _scan2cap(items, [parse_box_caption(str(it.text)) for it in items])
+
+
+def scan2cap_query_box(items: list[Item], ctx: Context) -> Outcome:
+    """:func:`scan2cap` where the query named the object by its box (:func:`query_box`): the whole answer
+    is the caption, the query's box the one gated by IoU with the gt box."""
+    captions = [" ".join(str(it.text).split()) for it in items]
+    boxes = [tuple(float(v) for v in query_box(it.rec)) for it in items]
+    return _scan2cap(items, [P.Parsed((b, c), "caption", not c) for b, c in zip(boxes, captions)])
+
+
+def _scan2cap(items: list[Item], parsed: list[P.Parsed]) -> Outcome:
     ious = [_iou(p.value[0], _gt_box(it.rec)) if p.value[0] else 0.0 for p, it in zip(parsed, items)]
-    refs = [[_wrap(r, MAX_DES_LEN) for r in it.rec["captions"]] for it in items]
+    refs = [[_wrap(r, MAX_DES_LEN) for r in it.rec["descriptions"]] for it in items]
     extra: dict[str, Any] = {}
     per_cider: dict[float, list[float]] = {}
     for k in THRESHOLDS if items else ():

@@ -10,16 +10,10 @@ equals its point-cloud ``query_template``).
 from __future__ import annotations
 
 import functools
-import json
-from importlib import resources
-from typing import Any
 
+from lamm.protocol.suite3d import suite3d_prompts
 
-@functools.cache
-def suite3d_prompts() -> dict[str, Any]:
-    """``suite3d_prompts.json`` without its ``_note``: task name -> prompts."""
-    data = json.loads(resources.files("lamm.protocol").joinpath("suite3d_prompts.json").read_text("utf-8"))
-    return {k: v for k, v in data.items() if not k.startswith("_")}
+__all__ = ["bev_paragraph", "bev_system", "suite3d_prompts"]
 
 
 @functools.cache

@@ -36,7 +36,7 @@ def unregister(key: str) -> None:
 TASK_MODULES = (
     "cifar10", "voc2012", "sqaimage", "ai2d", "flickr30k", "ucmerced", "fsc147", "svt", "celeba_smile",
     "celeba_hair", "lsp", "locating_voc2012", "locating_lsp", "locating_fsc147", "scannet", "scanrefer",
-    "scanqa_multiplechoice",
+    "scanqa_multiplechoice", "scanqa", "sqa3d", "scan2cap", "multi3drefer",
 )  # fmt: skip
 for _name in TASK_MODULES:
     register(import_module(f"lamm.tasks.{_name}").SPEC)

@@ -18,14 +18,36 @@ def choice_words(raw: dict[str, Any]) -> str:
     return f"({LETTERS[k]}) {raw['gt_choices'][k]}"
 
 
-def majority(field: str, words: Callable[[str], str] = str) -> Callable:
-    """Baseline: the most frequent value of ``field`` over the benchmark file (flatters the baseline)."""
+def majority(
+    field: str, words: Callable[[str], str] = str, pick: Callable[[Any], Any] = lambda v: v
+) -> Callable:
+    """Baseline: the most frequent value of ``field`` (``pick`` of it: the first of a list of answers)
+    over the benchmark file (flatters the baseline)."""
 
     def build(load: Callable[[], Sequence[Any]], seed: int, key: str) -> Callable[[Any], str]:
-        top = words(Counter(str(r.raw[field]) for r in load()).most_common(1)[0][0])
+        top = words(Counter(str(pick(r.raw[field])) for r in load()).most_common(1)[0][0])
         return lambda rec: top
 
     return build
+
+
+def first(values: Sequence[Any]) -> Any:
+    return values[0]
+
+
+def answers_words(raw: dict[str, Any]) -> str:
+    """The accepted answers of an open-ended QA record (ScanQA, SQA3D), as the judge is shown them."""
+    return " | ".join(raw["answers"])
+
+
+def boxes_text(boxes: Sequence[Sequence[float]]) -> str:
+    """Zero or more 3D boxes as an answer writes them: ``[cx, ...], [cx, ...]``, or ``None``."""
+    return ", ".join(fmt_nums(b) for b in boxes) or "None"
+
+
+def constant(text: str) -> Callable:
+    """Baseline: the same answer to every record."""
+    return lambda load, seed, key: lambda rec: text
 
 
 def random_choice(load: Callable[[], Sequence[Any]], seed: int, key: str) -> Callable[[Any], str]:

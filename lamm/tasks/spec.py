@@ -14,9 +14,13 @@ from typing import Any
 
 from lamm.metrics.metrics2d import Metric
 from lamm.protocol.prompts import prompt
+from lamm.protocol.suite3d import suite_query, suite_system
 
 E2D = "eval_2d_v1_constants"
 E3D = "eval_3d_jul2023_constants"
+# ``sys_group`` of the 3D suite's tasks: ``sys_key`` is the task's name in suite3d_prompts.json, whose
+# system message and query template (filled from the record's fields) the task is asked with
+SUITE3D = "suite3d"
 
 # (record) -> (field, problem) or None
 GtCheck = Callable[[dict[str, Any]], "tuple[str, str] | None"]
@@ -29,14 +33,20 @@ class Mini:
     """How LAMM-Mini generates the dataset: ``scene`` names a world maker (2D: a ``world2d.MAKERS``
     kind; 3D: ``objects`` or ``grounding``), ``record(item, rng)`` returns the query + ground-truth
     fields, ``oracle(rec, size, answer)`` the text of a perfect answer, where ``answer(task, ann)`` is
-    the last C4 answer of that task (injected by lamm.data.mini.oracle: no data import here)."""
+    the last C4 answer of that task (injected by lamm.data.mini.oracle: no data import here).
+
+    The 3D suite's datasets have their own seeded generators instead: ``scene="suite"`` and ``generate``
+    names a ``(index, seed, points) -> (record, cloud)`` of ``lamm.data.mini.bench3d_suite.SUITE_RECORDS``
+    (``record`` unused; the query is the task's protocol query). They are written only with
+    ``lamm data mini --suite-3d``, so the default LAMM-Mini stays as it was."""
 
     scene: str
     folder: str
-    record: Callable[[Any, Any], dict[str, Any]]
+    record: Callable[[Any, Any], dict[str, Any]] | None
     oracle: Callable[[dict[str, Any], Any, Callable[[str, dict], Any]], Any]
     # learnability probe (lamm.data.mini.probe): (instruction task with the same scene kind, item -> label)
     probe: tuple[str, Callable[[Any], str]] | None = None
+    generate: str = ""  # the suite's generator name (``scene="suite"``)
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,10 @@ class DatasetSpec:
     reference: dict[str, float | None] = field(default_factory=dict)  # paper's zero-shot numbers by model
     locating_pools: tuple[str, ...] = ()  # pooled locating ACC lists holding it: "v1", "jul23"
     mini: Mini | None = None  # None: LAMM-Mini does not generate it
-    sys_group: str = ""  # prompts.json group of the system message (default: by dim)
+    sys_group: str = ""  # prompts.json group of the system message (default: by dim), or SUITE3D
+    # (report column name as lamm/bench/reference_3d.json names it, ``lamm score`` result field, unit):
+    # every number a report table shows for the dataset (the 3D suite's datasets)
+    columns: tuple[tuple[str, str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.sys_group:
@@ -83,8 +96,26 @@ class DatasetSpec:
         return "image" if self.dim == "2d" else "pcl"
 
     @property
+    def suite_task(self) -> str | None:
+        """The task's name in suite3d_prompts.json (the 3D suite), else None (LAMM's own prompts)."""
+        return self.sys_key if self.sys_group == SUITE3D else None
+
+    @property
     def system_message(self) -> str:
+        if self.suite_task:
+            return suite_system(self.suite_task)
         return prompt(self.sys_group, self.sys_key)
+
+    def prompt_query(self, raw: dict[str, Any]) -> str:
+        """The query a model is asked for a record: the suite task's template filled from the record's
+        fields, else (LAMM) the record's stored ``query``."""
+        return suite_query(self.suite_task, raw) if self.suite_task else raw["query"]
+
+    def with_query(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """``raw`` with :meth:`prompt_query` stored as its ``query`` (after ``id`` and the media path):
+        how benchmark writers make the file say what the model is asked."""
+        head = {k: raw[k] for k in ("id", self.media_key) if k in raw}
+        return {**head, "query": self.prompt_query(raw), **raw}
 
     @property
     def key(self) -> str:

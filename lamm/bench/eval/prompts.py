@@ -1,7 +1,8 @@
 """Prompts of one benchmark record, as official LAMM inference builds them (LAMM_FORMATS §5.4).
 
 A record needs one or more generations, each a (system message, query) pair; the dataset's system
-message is fixed per task and the query comes from the record. The task file's ``prompting`` says how:
+message is fixed per task and the query comes from the record (the stored ``query``; for the 3D suite's
+tasks the protocol's template filled from the record's fields, ``DatasetSpec.prompt_query``). The task file's ``prompting`` says how:
 
 * ``single``: one generation, the query as stored;
 * ``two_pass`` (VQA: SQAimage, AI2D, ScanQA): two passes. The first gives a reasoning ``r``; the second asks again with
@@ -57,7 +58,7 @@ def first_prompts(spec: DatasetSpec, record: BenchRecord) -> list[Prompt]:
                 f"{spec.name} keypoint query of record {record.id!r} has no '{{}}' for the joint name"
             )
         return [Prompt(system, record.query.replace("{}", joint)) for joint in spec.answer_keys]
-    return [Prompt(system, record.query)]
+    return [Prompt(system, spec.prompt_query(record.raw))]
 
 
 def second_prompts(spec: DatasetSpec, record: BenchRecord, first: list[str]) -> list[Prompt]:

@@ -66,12 +66,12 @@ class BevView:
         return png
 
     def prompts(self, spec: DatasetSpec, png: Path | None, prompts: list[Prompt]) -> list[Prompt]:
-        """``prompts`` with the BEV system message of the rendering ``png``. Today's datasets are LAMM's
-        (official message + BEV paragraph); a 3D-suite task passes its name to ``bev_system`` instead."""
+        """``prompts`` with the BEV system message of the rendering ``png``: a 3D-suite task's own
+        ``bev.system``, a LAMM dataset's official message with the BEV paragraph."""
         if png is None:
             return prompts
         r = self._by_png[png]
-        return [Prompt(bev_system(None, p.system, r.z_min, r.z_max), p.query) for p in prompts]
+        return [Prompt(bev_system(spec.suite_task, p.system, r.z_min, r.z_max), p.query) for p in prompts]
 
 
 def make_view(name: str | None, out: Path, benchmark_dir: Path) -> BevView | None:

@@ -1,5 +1,7 @@
 """LAMM-Mini 3D benchmark: ``Detection_ScanNet``, ``VG_ScanRefer``, ``VQA_ScanQA_multiplechoice``
-(LAMM_FORMATS §2.2) with point clouds under ``3D_Benchmark/scannet_pcls/`` stored as ``./scannet_pcls/x.npy``."""
+(LAMM_FORMATS §2.2) with point clouds under ``3D_Benchmark/scannet_pcls/`` stored as ``./scannet_pcls/x.npy``;
+with ``suite`` also the 3D-LLM suite's files (the registry's ``Mini(scene="suite")`` datasets, from
+``bench3d_suite``'s generators, asked with the task's protocol query)."""
 
 from __future__ import annotations
 
@@ -39,6 +41,11 @@ SCENES = {
 
 def bench3d_record(spec: DatasetSpec, index: int, seed: int, points: int) -> tuple[dict, np.ndarray]:
     """Record ``index`` of a 3D dataset (test split) and its point cloud."""
+    if spec.mini.scene == "suite":
+        from lamm.data.mini.bench3d_suite import SUITE_RECORDS
+
+        raw, pts = SUITE_RECORDS[spec.mini.generate](index, seed, points)
+        return spec.with_query(raw), pts
     rng = record_rng(seed, "test", spec.key, index)
     rid = f"{slug(spec.name)}_{index:05d}"
     rec: dict = {"id": rid, "pcl": f"./{spec.mini.folder}/{rid}.npy"}
@@ -48,12 +55,13 @@ def bench3d_record(spec: DatasetSpec, index: int, seed: int, points: int) -> tup
 
 
 def write_benchmark_3d(
-    out: str | Path, *, seed: int, n: int, points: int, progress: bool = True
+    out: str | Path, *, seed: int, n: int, points: int, suite: bool = False, progress: bool = True
 ) -> tuple[Stats, set[str]]:
-    """Write ``out/3D_Benchmark``; return stats and the hashes of every test point cloud."""
+    """Write ``out/3D_Benchmark`` (the 3D suite's files too with ``suite``); return stats and the hashes
+    of every test point cloud."""
     root = Path(out) / "3D_Benchmark"
     stats, hashes = Stats(), set()
-    specs = [s for s in datasets_3d() if s.mini is not None]
+    specs = [s for s in datasets_3d() if s.mini is not None and (suite or s.mini.scene != "suite")]
     with progress_bar(
         total=n * len(specs), desc="3D benchmark", unit="rec", disable=not progress, leave=False
     ) as bar:

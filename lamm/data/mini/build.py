@@ -69,8 +69,8 @@ def build_mini(
     giving one sample of every 3D scene task, plus as many single-object clouds (classification3d).
     ``pretrain`` scenes form the tiny vision tower's pre-training corpus (``2D_Pretrain``; 0: none;
     default ``min(12000, 24 * train)``: what the ``tiny`` preset needs at the quickstart's 500).
-    ``suite_3d`` adds the 3D-LLM suite (``bench3d_suite``: ScanQA open-ended, SQA3D, Scan2Cap,
-    Multi3DRefer test files, and their training samples); off by default, so the default data is unchanged.
+    ``suite_3d`` adds the 3D-LLM suite (the registry's suite datasets from ``bench3d_suite``: ScanQA
+    open-ended, SQA3D, Scan2Cap, Multi3DRefer test files, and their training samples); off by default, so the default data is unchanged.
     """
     if train < 1 or test < 1:
         raise ValueError(f"train and test must be >= 1, got train={train}, test={test}")
@@ -94,14 +94,8 @@ def build_mini(
         from lamm.data.mini.bench3d import write_benchmark_3d
         from lamm.data.mini.instruct3d import write_instruct_3d
 
-        bench3, test3 = write_benchmark_3d(out, seed=seed, n=test, points=points, progress=progress)
+        bench3, test3 = write_benchmark_3d(out, seed=seed, n=test, points=points, suite=suite_3d, progress=progress)  # fmt: skip
         stats.merge(bench3)
-        if suite_3d:
-            from lamm.data.mini.bench3d_suite import write_benchmark_3d_suite
-
-            suite, suite_hashes = write_benchmark_3d_suite(out, seed=seed, n=test, points=points, progress=progress)  # fmt: skip
-            stats.merge(suite)
-            test3 |= suite_hashes
         n3 = train_3d if train_3d is not None else max(1, train // 2)
         stats.merge(write_instruct_3d(out, seed=seed, n=n3, points=points, avoid=test3, suite=suite_3d, progress=progress))  # fmt: skip
     root = out.resolve()
