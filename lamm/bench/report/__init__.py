@@ -15,7 +15,8 @@ One job per module, in the order a report is made:
 - :mod:`.leaderboard`: runs grouped by benchmark, each group's columns and rows (runs, trivial baseline,
   the paper's rows), display units, the best value per column; :class:`~.leaderboard.Table`;
 - :mod:`.baseline`: the trivial baseline scored from the benchmark files when no baseline run is given;
-- :mod:`.extra_tables`: tables shown below a group's leaderboard (one builder per table);
+- :mod:`.extra_tables`: tables shown below a group's leaderboard (one builder per table), such as
+  :mod:`.suite3d_table` (the 3D suite's metrics beside the published numbers);
 - :mod:`.examples`, :mod:`.training`, :mod:`.detail`: example records, ``lamm train`` curves, the
   per-dataset detail rows;
 - :mod:`.plots`: the PNG figures; :mod:`.html_page`, :mod:`.markdown_page`, :mod:`.terminal`: the

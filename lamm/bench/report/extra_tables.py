@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lamm.bench.report.leaderboard import Group, Table
+from lamm.bench.report.suite3d_table import suite3d_table
 
-BUILDERS: tuple[Callable[[Group], Table | None], ...] = ()
+BUILDERS: tuple[Callable[[Group], Table | None], ...] = (suite3d_table,)
 
 
 def extra_tables(g: Group) -> list[Table]:

@@ -34,11 +34,8 @@ tr.baseline td{color:#555;background:#fbf7ea} td.na{color:#aaa} .small{font-size
 def _cell(row: Row, key: str, top: float | None) -> str:
     v = row.values.get(key)
     if v is None:
-        return (
-            "<td class='na'>failed</td>"
-            if row.is_reference and key in row.values
-            else "<td class='na'>—</td>"
-        )
+        text = "failed" if row.is_reference and key in row.values else row.missing.get(key, "—")
+        return f"<td class='na'>{html.escape(text)}</td>"
     s = f"{v:.2f}"
     s = f"<b>{s}</b>" if top is not None and abs(v - top) < 1e-9 else s
     ci = row.intervals.get(key)
@@ -49,10 +46,11 @@ def _img(png: bytes, alt: str) -> str:
     return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
 
 
-def table_html(cols: list[tuple[str, str]], rows: list[Row]) -> list[str]:
-    """A leaderboard-style table: a column per ``(key, metric)``, the best value per column bold."""
+def table_html(cols: list[tuple[str, str]], rows: list[Row], ranked: list[Row] | None = None) -> list[str]:
+    """A leaderboard-style table: a column per ``(key, metric)``, the best value per column of ``ranked``
+    (default: every row) bold."""
     e = html.escape
-    top = best(cols, rows)
+    top = best(cols, rows if ranked is None else ranked)
     out = ["<table><tr><th>model</th>"]
     out.extend(
         f"<th>{e(key)}<br><span class='small'>{e(metric)} {arrow(metric)}</span></th>" for key, metric in cols
@@ -68,7 +66,7 @@ def table_html(cols: list[tuple[str, str]], rows: list[Row]) -> list[str]:
 
 def _extra_html(t: Table) -> list[str]:
     note = [f"<p class='small'>{html.escape(t.note)}</p>"] if t.note else []
-    return [f"<h3>{html.escape(t.title)}</h3>", *table_html(t.cols, t.rows), *note]
+    return [f"<h3>{html.escape(t.title)}</h3>", *table_html(t.cols, t.rows, t.ranked), *note]
 
 
 def render_html(groups: list[Group], figures: dict[str, dict[str, bytes]], runs: list[Run],

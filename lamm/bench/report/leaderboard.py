@@ -66,6 +66,7 @@ class Row:
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)  # raw dataset entries (detail tables)
     methods: dict[str, str] = field(default_factory=dict)
     run: Run | None = None
+    missing: dict[str, str] = field(default_factory=dict)  # why a cell has no value (shown for "—")
 
     @property
     def is_reference(self) -> bool:
@@ -81,6 +82,12 @@ class Table:
     cols: list[tuple[str, str]]
     rows: list[Row]
     note: str = ""
+    bold_reference: bool = True  # False: reference rows (another benchmark) never hold the bold best
+
+    @property
+    def ranked(self) -> list[Row]:
+        """The rows that compete for the best (bold) value of a column."""
+        return self.rows if self.bold_reference else [r for r in self.rows if not r.is_reference]
 
 
 @dataclass

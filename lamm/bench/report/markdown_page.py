@@ -15,17 +15,19 @@ from lamm.tasks.reference import REFERENCE_SOURCE
 def _md_cell(row: Row, key: str, top: float | None) -> str:
     v = row.values.get(key)
     if v is None:
-        return "failed" if row.is_reference and key in row.values else "—"
+        return "failed" if row.is_reference and key in row.values else row.missing.get(key, "—")
     s = f"{v:.2f}"
     s = f"**{s}**" if top is not None and abs(v - top) < 1e-9 else s
     ci = row.intervals.get(key)
     return f"{s} {ci_text(ci)}" if ci else s
 
 
-def table_markdown(cols: list[tuple[str, str]], rows: list[Row]) -> list[str]:
-    """A leaderboard-style table: a column per ``(key, metric)``, the best value per column bold,
-    reference and baseline rows in italics."""
-    top = best(cols, rows)
+def table_markdown(
+    cols: list[tuple[str, str]], rows: list[Row], ranked: list[Row] | None = None
+) -> list[str]:
+    """A leaderboard-style table: a column per ``(key, metric)``, the best value per column of ``ranked``
+    (default: every row) bold, reference and baseline rows in italics."""
+    top = best(cols, rows if ranked is None else ranked)
     lines = [
         "| model | " + " | ".join(f"{k} ({m} {arrow(m)})" for k, m in cols) + " |",
         "|---" * (len(cols) + 1) + "|",
@@ -51,7 +53,7 @@ def render_markdown(groups: list[Group], files: Path, rel: str, trainings: list[
         if (files / f"radar_{gi}.png").is_file():
             lines += [f"![radar]({rel}/radar_{gi}.png)", ""]
         for t in g.extra:
-            lines += [f"### {t.title}", "", *table_markdown(t.cols, t.rows), ""]
+            lines += [f"### {t.title}", "", *table_markdown(t.cols, t.rows, t.ranked), ""]
             lines += [t.note, ""] if t.note else []
     if trainings:
         lines += [
