@@ -17,7 +17,7 @@ from lamm.data.mini import world3d as W3
 from lamm.data.mini.common import Stats, count_label, pixels_hash, record_rng
 from lamm.formats.jsonio import write_json_official
 from lamm.progress import progress_bar
-from lamm.protocol.suite3d import suite_query
+from lamm.tasks import datasets_3d
 from lamm.tasks.common import boxes_text
 
 _DESC_QS = ["Describe this scene in detail.", "Give a detailed description of the point cloud.",
@@ -73,6 +73,13 @@ def scene_samples(
     return recs, pts
 
 
+def _ask(generator: str, rec: dict) -> str:
+    """The query the suite dataset whose LAMM-Mini generator is ``generator`` asks about ``rec`` (the
+    registry's, so a training sample asks what the benchmark asks)."""
+    (spec,) = [s for s in datasets_3d() if s.mini is not None and s.mini.generate == generator]
+    return spec.prompt_query(rec, "")
+
+
 def suite_samples(
     index: int, seed: int, points: int, avoid: set[str] = frozenset()
 ) -> tuple[list[dict], np.ndarray]:
@@ -101,10 +108,10 @@ def suite_samples(
     caps = W3.dense_captions(objs, t)
     sid = f"suite_{index:06d}"
     convs = [
-        ("VQA3d", [(suite_query("ScanQA", qa), qa["answers"][0])]),
-        ("VQA3d", [(suite_query("SQA3D", sqa), sqa["answers"][0])]),
-        ("VQA3d", [(suite_query("Scan2Cap", {"gt_bbox": objs[t].bbox()}), caps[int(rng.integers(len(caps)))])]),
-        ("visual_grounding3d", [(suite_query("Multi3DRefer", ref), boxes_text([objs[i].bbox() for i in ref["object_ids"]]))]),
+        ("VQA3d", [(_ask("scanqa_record", qa), qa["answers"][0])]),
+        ("VQA3d", [(_ask("sqa3d_record", sqa), sqa["answers"][0])]),
+        ("VQA3d", [(_ask("scan2cap_record", {"gt_bbox": objs[t].bbox()}), caps[int(rng.integers(len(caps)))])]),
+        ("visual_grounding3d", [(_ask("multi3drefer_record", ref), boxes_text([objs[i].bbox() for i in ref["object_ids"]]))]),
     ]  # fmt: skip
     recs = [{"id": f"{sid}_{k}", "pcl": f"suite_pcls/{sid}.npy", "conversations": _qa(c), "task_type": t_,
              "src_dataset": "lamm-mini", "src_id": sid} for k, (t_, c) in enumerate(convs)]  # fmt: skip
