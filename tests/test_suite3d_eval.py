@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from eval_helpers import make_tiny_llava
 
 from lamm.cli import main
 from lamm.data.mini.oracle import oracle_answers
@@ -144,6 +145,27 @@ def test_bev_view_asks_suite_tasks_with_their_own_bev_message(bench: Path, tmp_p
         assert row["prompt"] == [f"{system}\n{spec.prompt_query(rec, rec['query'])}"], row["dataset"]
     sqa = [r for r in rows if r["dataset"] == "SQA3D"]
     assert len(sqa) == N and all("situated question answering" in r["prompt"][0] for r in sqa)
+
+
+def test_hf_llava_answers_the_suite_from_the_bev(bench: Path, tmp_path: Path, capsys):
+    """A real (tiny, random) transformers LLaVA through ``hf:`` answers every suite dataset from the BEV
+    rendering, asked with each task's own BEV system message, and every dataset is scored."""
+    llava = make_tiny_llava(tmp_path / "llava")
+    run = tmp_path / "hf"
+    args = ["eval", "--model", f"hf:{llava}", "--benchmark-dir", str(bench), "--datasets", ",".join(SUITE),
+            "--max-new-tokens", "4", "--device", "cpu", "--out", str(run), "--pcl-view", "bev"]  # fmt: skip
+    assert main(args) == 0, capsys.readouterr().err
+    rows = [json.loads(line) for line in (run / "answers.jsonl").read_text("utf-8").splitlines()]
+    assert sorted({r["dataset"] for r in rows}) == sorted(SUITE) and len(rows) == N * len(SUITE)
+    for row in rows:
+        rec = _meta(bench, row["dataset"])[row["index"]]
+        spec = find_dataset(row["dataset"])
+        info = json.loads((run / "bev" / f"{rec['pcl'][2:]}.json").read_text("utf-8"))
+        system = bev_system(spec.suite_task, spec.system_message, info["z_min"], info["z_max"])
+        assert system.strip() in row["prompt"][0] and "USER: <image>" in row["prompt"][0], row["dataset"]
+        assert spec.prompt_query(rec, rec["query"]) in row["prompt"][0]
+    results = json.loads((run / "results.json").read_text("utf-8"))["datasets"]
+    assert all(results[k]["score"]["value"] is not None for k in SUITE)
 
 
 def test_eval_builds_the_suite_query_from_the_fields_not_the_stored_text(bench: Path, tmp_path: Path, capsys):
