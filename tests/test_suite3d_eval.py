@@ -5,6 +5,7 @@ scores what its constant answers are worth, and every report column's result fie
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from eval_helpers import make_tiny_llava
+from servers.openai_stub import OpenAIStub, images_of, text_of
 
 from lamm.cli import main
 from lamm.data.mini.oracle import oracle_answers
@@ -166,6 +168,36 @@ def test_hf_llava_answers_the_suite_from_the_bev(bench: Path, tmp_path: Path, ca
         assert spec.prompt_query(rec, rec["query"]) in row["prompt"][0]
     results = json.loads((run / "results.json").read_text("utf-8"))["datasets"]
     assert all(results[k]["score"]["value"] is not None for k in SUITE)
+
+
+def test_openai_server_is_sent_the_bev_png_and_the_suite_prompts(
+    bench: Path, tmp_path: Path, capsys, monkeypatch
+):
+    """``openai:`` (the real openai client against a local OpenAI-compatible server) with --pcl-view bev:
+    each request carries the task's BEV system message, the protocol query and the rendered PNG itself."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789abcdef")
+    run = tmp_path / "oa"
+    with OpenAIStub() as stub:
+        args = ["eval", "--model", f"openai:stub@{stub.base_url}", "--benchmark-dir", str(bench), "--datasets",
+                "SQA3D,Multi3DRefer", "--out", str(run), "--pcl-view", "bev"]  # fmt: skip
+        assert main(args) == 0, capsys.readouterr().err
+    assert len(stub.log) == 2 * N
+    rows = [json.loads(line) for line in (run / "answers.jsonl").read_text("utf-8").splitlines()]
+    sent = sorted(  # requests arrive concurrently: compare as sets of (system, query, image bytes)
+        (e["messages"][0]["content"], text_of(e["messages"]), base64.b64decode(images_of(e["messages"])[0].split(",", 1)[1]))
+        for e in stub.log
+    )  # fmt: skip
+    expected = []
+    for row in rows:
+        rec = _meta(bench, row["dataset"])[row["index"]]
+        spec = find_dataset(row["dataset"])
+        info = json.loads((run / "bev" / f"{rec['pcl'][2:]}.json").read_text("utf-8"))
+        system = bev_system(spec.suite_task, spec.system_message, info["z_min"], info["z_max"])
+        png = (run / "bev" / f"{rec['pcl'][2:]}.png").read_bytes()
+        expected.append((system, spec.prompt_query(rec, rec["query"]), png))
+    assert sent == sorted(expected)
+    results = json.loads((run / "results.json").read_text("utf-8"))["datasets"]
+    assert all(results[k]["score"]["value"] is not None for k in ("SQA3D", "Multi3DRefer"))
 
 
 def test_eval_builds_the_suite_query_from_the_fields_not_the_stored_text(bench: Path, tmp_path: Path, capsys):
