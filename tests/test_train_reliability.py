@@ -423,3 +423,42 @@ def test_non_positive_step_counts_are_refused(tmp_path, capsys):
         assert main(["train", str(cfg), "--out", str(tmp_path / "out"), *args]) == 2
         assert capsys.readouterr().err.strip() == f"lamm train: error: {msg}"
     assert not (tmp_path / "out").exists()
+
+
+def test_samples_cut_to_max_length_are_reported(setup, tmp_path):
+    """Official training cuts turns past ``max_tgt_len`` silently; lamm keeps that cut (same token ids)
+    but says on stderr how many samples lost their end and names some, so a too-small max_length shows
+    (the 3D suite's three-box answers were cut by the tiny-3d preset's 96 without a word)."""
+    from transformers import AutoTokenizer
+
+    from lamm.model.template import EmptySupervisionError, encode_sample
+
+    root, data, model = setup
+    tok = AutoTokenizer.from_pretrained(model.get("tokenizer") or model["llm"])
+    recs = json.loads(data.read_text("utf-8"))
+
+    def cut_at(limit: int) -> list[str]:
+        kw = {"num_media_tokens": model["num_media_tokens"], "template": model["template"]}
+        return [r["id"] for r in recs if encode_sample(r["conversations"], r["task_type"], tok, max_length=None, **kw).input_ids
+                != encode_sample(r["conversations"], r["task_type"], tok, max_length=limit, **kw).input_ids]  # fmt: skip
+
+    def some_cut(limit: int) -> bool:  # every sample keeps a supervised token, some are cut
+        try:
+            return 0 < len(cut_at(limit)) < len(recs)
+        except EmptySupervisionError:
+            return False
+
+    limit = next(n for n in range(8, 400) if some_cut(n))
+    cut = cut_at(limit)
+    cfg = _config(setup, tmp_path / "run.yaml")
+    res = _cli(
+        ["train", cfg, "--out", tmp_path / "short", "--max-steps", "1", "--quiet", f"data.max_length={limit}"]
+    )
+    assert res.returncode == 0, res.stderr
+    want = (f"[lamm train] {len(cut)} of {len(recs)} samples are longer than data.max_length={limit} text tokens "
+            f"and were cut from the end (e.g. {', '.join(cut[:3])}); raise data.max_length to keep them whole")  # fmt: skip
+    assert want in res.stderr.splitlines()
+    whole = _cli(
+        ["train", cfg, "--out", tmp_path / "whole", "--max-steps", "1", "--quiet", "data.max_length=400"]
+    )
+    assert whole.returncode == 0 and "were cut" not in whole.stderr

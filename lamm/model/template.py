@@ -41,6 +41,7 @@ class EmptySupervisionError(ValueError):
 class EncodedSample:
     input_ids: list[int]
     labels: list[int]
+    truncated: bool = False  # turns were cut from the end to fit ``max_length`` (the trainer reports it)
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -262,7 +263,7 @@ def encode_sample(
     if all(lab == IGNORE_INDEX for lab in labels):
         why = "all assistant turns truncated" if truncated else "no assistant turn"
         raise EmptySupervisionError(sample_id, why)
-    return EncodedSample(head + ids, [IGNORE_INDEX] * len(head) + labels)
+    return EncodedSample(head + ids, [IGNORE_INDEX] * len(head) + labels, truncated)
 
 
 def build_generation_prompt(

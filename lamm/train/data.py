@@ -65,6 +65,7 @@ class TrainItem:
     media: str
     input_ids: np.ndarray  # int64
     labels: np.ndarray  # int64, -100 where not supervised
+    truncated: bool = False  # cut from the end to ``data.max_length`` (as official ``max_tgt_len``)
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -157,6 +158,7 @@ def load_items(
                     str(media),
                     np.asarray(enc.input_ids, dtype=np.int64),
                     np.asarray(enc.labels, dtype=np.int64),
+                    enc.truncated,
                 )  # fmt: skip
             )
         per_file.append(positions)

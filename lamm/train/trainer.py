@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -129,6 +130,11 @@ class Trainer:
             path = self.out / "skipped.jsonl"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("".join(json.dumps(r) + "\n" for r in self.skip_log.entries), "utf-8")
+        cut = [i.id for i in items if i.truncated]
+        if env.is_main and cut:  # official behaviour (max_tgt_len), but a cut answer teaches a cut answer
+            print(f"[lamm train] {len(cut)} of {len(items)} samples are longer than data.max_length="
+                  f"{cfg.data.max_length} text tokens and were cut from the end (e.g. {', '.join(cut[:3])}); "
+                  "raise data.max_length to keep them whole", file=sys.stderr)  # fmt: skip
 
     def _loader(self, start_step: int) -> DataLoader:
         self.sampler.start_step, self.sampler.total_steps = start_step, self.total_steps
