@@ -213,6 +213,13 @@ def test_trivial_baseline_mean_box_for_grounding(tmp_path):
     # the mean box overlaps each gold box by half its width: IoU 1/3, a hit at 0.25, a miss at 0.5
     assert res["datasets"]["ScanRefer"]["value"] == 0.0
     assert res["datasets"]["ScanRefer"]["score"]["acc@0.25"] == pytest.approx(1.0)
+    # the other gt forms the ScanRefer check accepts (jul23 ``gt_bbox``, ChEF's ``[{"bbox": ...}]``) give
+    # the same baseline (they once raised KeyError / TypeError)
+    rows = [{k: v for k, v in rows[0].items() if k != "object"} | {"gt_bbox": boxes[0]},
+            rows[1] | {"object": [{"bbox": boxes[1]}]}]  # fmt: skip
+    (bench / "meta_file" / "VG_ScanRefer.json").write_text(json.dumps(rows), "utf-8")
+    evaluate(EvalConfig("baseline:trivial", bench, select_datasets(bench, "ScanRefer"), tmp_path / "c"))
+    assert [json.loads(line)["text"] for line in (tmp_path / "c" / "answers.jsonl").open()] == texts
 
 
 # ------------------------------------------------------------------------------------- options

@@ -38,12 +38,11 @@ import re
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from lamm.metrics import parse as P
 from lamm.metrics.captions import caption_metrics, ptb_tokenize
 from lamm.metrics.metrics2d import Context, Item, Outcome, _div, sample
-from lamm.metrics.metrics3d import _gt_box, iou3d
+from lamm.metrics.metrics3d import gt_box, iou3d
 from lamm.protocol.suite3d import query_box
 
 THRESHOLDS = (0.25, 0.5)
@@ -65,7 +64,7 @@ def scanrefer_acc(items: list[Item], ctx: Context) -> Outcome:
     rows = []
     for it in items:
         p = P.parse_boxes3d(str(it.text))
-        iou = _iou(p.value[0], _gt_box(it.rec)) if p.value else 0.0
+        iou = _iou(p.value[0], gt_box(it.rec)) if p.value else 0.0
         rows.append(sample(it, float(iou >= 0.5), p, iou=iou, hit25=float(iou >= 0.25)))
     return Outcome(
         "acc@0.5",
@@ -81,6 +80,8 @@ def scanrefer_acc(items: list[Item], ctx: Context) -> Outcome:
 def f1_matched(pred: list[tuple[float, ...]], gt: list[tuple[float, ...]], k: float) -> float:
     """Multi3DRefer's F1 of one description at IoU threshold ``k`` (M3DRef-CLIP's evaluate_one_query /
     evaluate_one_zero_gt_query)."""
+    from scipy.optimize import linear_sum_assignment  # here: every registry import reaches this module
+
     if not gt:
         return 1.0 if not pred else 0.0
     size = max(len(pred), len(gt))
@@ -154,7 +155,7 @@ def scan2cap_query_box(items: list[Item], ctx: Context) -> Outcome:
 
 
 def _scan2cap(items: list[Item], parsed: list[P.Parsed]) -> Outcome:
-    ious = [_iou(p.value[0], _gt_box(it.rec)) if p.value[0] else 0.0 for p, it in zip(parsed, items)]
+    ious = [_iou(p.value[0], gt_box(it.rec)) if p.value[0] else 0.0 for p, it in zip(parsed, items)]
     refs = [[_wrap(r, MAX_DES_LEN) for r in it.rec["descriptions"]] for it in items]
     extra: dict[str, Any] = {}
     per_cider: dict[float, list[float]] = {}

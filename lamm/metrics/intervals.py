@@ -14,9 +14,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from scipy.special import ndtr
-from scipy.stats import binomtest
-
 Z95 = 1.959964
 WILSON = "Wilson"
 CORPUS_METRICS = frozenset({"bleu4", "cider", "map@0.25", "map@0.5"})  # not a mean over records
@@ -29,6 +26,9 @@ def wilson(p: float, n: int, z: float = Z95) -> tuple[float, float]:
     Computed by scipy (``binomtest(k, n).proportion_ci(method="wilson")``); the confidence level is the one
     whose two-sided normal quantile is ``z``, so the default 1.959964 gives the interval this module always
     reported (equal to the textbook formula to 1e-12: ``tests/test_intervals.py``)."""
+    from scipy.special import ndtr  # here, not at import: scipy.stats costs ~0.8 s of every CLI start
+    from scipy.stats import binomtest
+
     if n <= 0:
         raise ValueError("n must be positive")
     k = round(p * n)

@@ -136,7 +136,7 @@ def scannet_detection(items: list[Item], ctx: Context) -> Outcome:
     return Outcome("recall@0.5", _div(c50, total), rows, extra)
 
 
-def _gt_box(rec: dict[str, Any]) -> tuple[float, ...]:
+def gt_box(rec: dict[str, Any]) -> tuple[float, ...]:
     """ScanRefer's one gt box: jul23 ``common_eval_3d.py`` reads ``gt_bbox``, ChEF reads ``object``
     (6 numbers, or a one-element object list); ``gt_bbox`` wins when a record has both (validated meta
     files carry exactly one: ``lamm.formats.benchmark``)."""
@@ -154,7 +154,7 @@ def scanrefer_grounding(items: list[Item], ctx: Context) -> Outcome:
     rows = []
     for it in items:
         p = P.parse_boxes3d(it.text)
-        iou = iou3d(p.value[0], _gt_box(it.rec), clamp=clamp) if p.value else 0.0
+        iou = iou3d(p.value[0], gt_box(it.rec), clamp=clamp) if p.value else 0.0
         rows.append(sample(it, float(iou > 0.5), p, iou=None if math.isnan(iou) else iou, hit25=iou > 0.25))
     acc50 = _div(sum(r["score"] for r in rows), ctx.n_meta)
     acc25 = _div(sum(r["hit25"] for r in rows), ctx.n_meta)

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from lamm.metrics.metrics3d import gt_box
 from lamm.protocol.prompts import fmt_nums
 
 LETTERS = "ABCDEFG"
@@ -67,6 +68,6 @@ def mean_count(load: Callable[[], Sequence[Any]], seed: int, key: str) -> Callab
 
 
 def mean_box(load: Callable[[], Sequence[Any]], seed: int, key: str) -> Callable[[Any], str]:
-    boxes = [[float(v) for v in r.raw["object"]] for r in load()]
+    boxes = [[float(v) for v in gt_box(r.raw)] for r in load()]  # any gt form the check accepts
     text = fmt_nums([sum(col) / max(1, len(boxes)) for col in zip(*boxes)])
     return lambda rec: text
