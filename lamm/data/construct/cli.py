@@ -45,13 +45,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _key_destination_problem(kind: str, base_url: str, url_on_cli: bool, key_env: str | None) -> str | None:
     """A recipe must not choose where the API key goes: a ``generator.base_url`` that points off this
     machine gets the key only when the command line names the same server with ``--base-url``."""
-    from lamm.llm_client import api_key  # the openai client loads only for builds that call an LLM
-
     if kind != "llm" or not base_url or url_on_cli:
         return None
     host = (urlparse(base_url).hostname or "").lower()
     if host == "localhost" or host == "::1" or host.startswith("127."):
         return None
+    from lamm.llm_client import api_key  # here: the openai client loads only for builds that call an LLM
+
     if api_key(key_env) == "EMPTY":
         return None  # no key would be sent
     return (

@@ -17,7 +17,7 @@ from lamm.data.mini import world3d as W3
 from lamm.data.mini.common import Stats, count_label, pixels_hash, record_rng
 from lamm.formats.jsonio import write_json_official
 from lamm.progress import progress_bar
-from lamm.tasks import datasets_3d
+from lamm.tasks import DatasetSpec, datasets_3d
 from lamm.tasks.common import boxes_text
 
 _DESC_QS = ["Describe this scene in detail.", "Give a detailed description of the point cloud.",
@@ -73,15 +73,22 @@ def scene_samples(
     return recs, pts
 
 
-def _ask(generator: str, rec: dict) -> str:
-    """The query the suite dataset whose LAMM-Mini generator is ``generator`` asks about ``rec`` (the
-    registry's, so a training sample asks what the benchmark asks)."""
-    (spec,) = [s for s in datasets_3d() if s.mini is not None and s.mini.generate == generator]
-    return spec.prompt_query(rec, "")
+def _suite_specs() -> dict[str, DatasetSpec]:
+    """The registry's suite datasets by LAMM-Mini generator name (``Mini.generate``), so a training sample
+    asks what the benchmark asks; a generator named twice is an error."""
+    specs = [s for s in datasets_3d() if s.mini is not None and s.mini.generate]
+    by_generator = {s.mini.generate: s for s in specs}
+    if len(by_generator) != len(specs):
+        raise ValueError(f"two suite datasets share a LAMM-Mini generator: {[s.key for s in specs]}")
+    return by_generator
 
 
 def suite_samples(
-    index: int, seed: int, points: int, avoid: set[str] = frozenset()
+    index: int,
+    seed: int,
+    points: int,
+    avoid: set[str] = frozenset(),
+    specs: dict[str, DatasetSpec] | None = None,
 ) -> tuple[list[dict], np.ndarray]:
     """The 3D-LLM suite's four training samples on one ``suite_scene`` (``--suite-3d``): open-ended QA and
     situated QA (VQA3d), dense captioning of a boxed object (VQA3d: a question about the cloud with a
@@ -107,11 +114,12 @@ def suite_samples(
     t = int(rng.integers(len(objs)))
     caps = W3.dense_captions(objs, t)
     sid = f"suite_{index:06d}"
+    specs = specs or _suite_specs()  # ``specs``: the caller's _suite_specs(), built once for all scenes
     convs = [
-        ("VQA3d", [(_ask("scanqa_record", qa), qa["answers"][0])]),
-        ("VQA3d", [(_ask("sqa3d_record", sqa), sqa["answers"][0])]),
-        ("VQA3d", [(_ask("scan2cap_record", {"gt_bbox": objs[t].bbox()}), caps[int(rng.integers(len(caps)))])]),
-        ("visual_grounding3d", [(_ask("multi3drefer_record", ref), boxes_text([objs[i].bbox() for i in ref["object_ids"]]))]),
+        ("VQA3d", [(specs["scanqa_record"].prompt_query(qa, ""), qa["answers"][0])]),
+        ("VQA3d", [(specs["sqa3d_record"].prompt_query(sqa, ""), sqa["answers"][0])]),
+        ("VQA3d", [(specs["scan2cap_record"].prompt_query({"gt_bbox": objs[t].bbox()}, ""), caps[int(rng.integers(len(caps)))])]),
+        ("visual_grounding3d", [(specs["multi3drefer_record"].prompt_query(ref, ""), boxes_text([objs[i].bbox() for i in ref["object_ids"]]))]),
     ]  # fmt: skip
     recs = [{"id": f"{sid}_{k}", "pcl": f"suite_pcls/{sid}.npy", "conversations": _qa(c), "task_type": t_,
              "src_dataset": "lamm-mini", "src_id": sid} for k, (t_, c) in enumerate(convs)]  # fmt: skip
@@ -144,6 +152,7 @@ def write_instruct_3d(
     root = Path(out) / "3D_Instruct"
     stats = Stats()
     records: list[dict] = []
+    specs = _suite_specs() if suite else None
     with progress_bar(
         total=(3 if suite else 2) * n, desc="3D instruct", unit="pcl", disable=not progress, leave=False
     ) as bar:
@@ -152,7 +161,7 @@ def write_instruct_3d(
             obj_rec, obj_pts = object_sample(i, seed, points)
             parts = [(scene_recs, scene_pts), ([obj_rec], obj_pts)]
             if suite:
-                parts.append(suite_samples(i, seed, points, avoid))
+                parts.append(suite_samples(i, seed, points, avoid, specs))
             for recs, pts in parts:
                 path = root / recs[0]["pcl"]
                 path.parent.mkdir(parents=True, exist_ok=True)

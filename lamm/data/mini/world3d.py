@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lamm.data.c4.builders import article
+from lamm.protocol.prompts import plural
 
 PRIMITIVES: tuple[str, ...] = ("box", "sphere", "cylinder", "cone", "pyramid")
 COLORS3D: dict[str, tuple[int, int, int]] = {
@@ -407,10 +408,6 @@ def dense_captions(objs: list[Obj3D], i: int) -> list[str]:
             f"the {t.color} {t.label} is {rel} {the(n)}.",
             f"{article(t.color)} {t.color} {t.label} standing on the floor {rel} {the(n)}.",
             f"it is a {t.label} in {t.color}, {rel} {the(n)}."]  # fmt: skip
-
-
-def plural(label: str) -> str:
-    return label + ("es" if label.endswith("x") else "s")
 
 
 def multi_refer(objs: list[Obj3D], rng: np.random.Generator) -> dict:
