@@ -87,6 +87,13 @@ def test_pretrain_targets_and_saved_encoder_loads(tmp_path):
     conf.write_text(json.dumps({"model": {"encoder": {**TINY, "path": "{encoder}", "cache_outputs": 4}}}))
     out = pretrain_for_preset(str(conf), tmp_path, tmp_path / "enc2", steps=2)
     assert build_encoder({**TINY, "path": str(out), "strict_weights": True}).load_report.ok
+    # a folder killed while saving (weights, no heads, no summary) is pre-trained again, not reused
+    half = tmp_path / "enc_half"
+    half.mkdir()
+    (half / "encoder.safetensors").write_bytes((out / "encoder.safetensors").read_bytes()[:100])
+    assert pretrain_for_preset(str(conf), tmp_path, half, steps=2) == half
+    assert (half / "pretrain.json").is_file() and (half / "heads" / "token_heads.safetensors").is_file()
+    assert build_encoder({**TINY, "path": str(half), "strict_weights": True}).load_report.ok
     # the command line keeps its flags (15.2 moved it from lamm.model.encoders.pcl_pretrain)
     import os
     import subprocess

@@ -36,7 +36,7 @@ from lamm.formats.paths import data_root, resolve_media
 from lamm.model.encoders import build_encoder
 from lamm.model.encoders.pcl_ops import group_points
 from lamm.train.config import preset_path
-from lamm.train.pretrain.loop import train_steps, write_summary
+from lamm.train.pretrain.loop import SUMMARY, train_steps, write_summary
 
 COLOR_CLUSTERS = 8  # k of the colour class per group token (use_color encoders; 0 = off)
 COLOR_CLUSTER_WEIGHT = 0.3  # its loss weight: 1.0 cost ScanRefer more (0.41 / 0.33 vs 0.47 / 0.45 acc@0.25)
@@ -231,10 +231,12 @@ def pretrain_for_preset(
     color_clusters: int = COLOR_CLUSTERS,
 ) -> Path:
     """Pre-train ``preset``'s ``model.encoder`` on ``data_dir``'s 3D instruction file into ``out_dir``
-    (reused when ``out_dir`` already holds the encoder); returns ``out_dir`` for ``model.encoder.path``.
+    (reused when ``out_dir`` holds a finished one: its summary, written last); returns ``out_dir`` for ``model.encoder.path``.
     ``preset`` is a shipped preset's name or the path of a training config (``.yaml``)."""
     out = Path(out_dir)
-    if (out / "encoder.safetensors").is_file():
+    if (
+        out / SUMMARY
+    ).is_file():  # not the weights: a run killed while saving left them without heads/summary
         return out
     enc_cfg = yaml.safe_load(preset_path(preset).read_text("utf-8"))["model"]["encoder"]
     drop = ("path", "weights_format", "trainable", "cache_outputs")
