@@ -206,11 +206,11 @@ def run_3d(args: argparse.Namespace, out: Path, step) -> tuple[dict[str, Any], d
 def baseline_sets(bench: Path) -> str:
     """The datasets of the benchmark folder the trivial baseline answers, comma-separated (the 3D
     suite's only where its files are there: ``lamm data mini --suite-3d``)."""
+    from lamm.bench.eval.adapters.baseline import datasets
     from lamm.formats.benchmark import meta_path
-    from lamm.tasks import all_datasets
+    from lamm.tasks import find_dataset
 
-    specs = [s for s in all_datasets() if s.baseline and s.mode == "common" and meta_path(bench, s).is_file()]
-    return ",".join(s.key for s in specs)
+    return ",".join(k for k in datasets() if meta_path(bench, find_dataset(k)).is_file())
 
 
 def run(args: argparse.Namespace) -> int:

@@ -163,6 +163,7 @@ def run_dataset(
     view: BevView | None = None,
 ) -> tuple[int, int]:
     """Answer ``records`` (this rank's pending share); returns (answered, skipped)."""
+    view = view if spec.dim == "3d" else None  # a point-cloud view renders point clouds only
     answers_log, errors_log = writers
     done = skipped = 0
     bar = progress_bar(total=len(records), desc=spec.key, unit="sample", disable=not show, dynamic_ncols=True)
@@ -187,15 +188,13 @@ def run_dataset(
                         done += 1
                         continue
                     media = check_media(cfg.benchmark_dir, spec, rec)
-                    items.append((rec, view.render(media) if view and spec.dim == "3d" else media))
+                    items.append((rec, view.render(media) if view else media))
                 except RecordFailed as exc:
                     fail(exc)
                 except FormatError as exc:
                     fail(RecordFailed(spec, rec, str(exc)))
             if items:
-                for res in answer_batch(
-                    adapter, spec, items, cfg.batch_size, view if spec.dim == "3d" else None
-                ):
+                for res in answer_batch(adapter, spec, items, cfg.batch_size, view):
                     if isinstance(res, RecordFailed):
                         fail(res)
                     else:
