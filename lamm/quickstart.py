@@ -214,8 +214,8 @@ def baseline_sets(bench: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lamm.bench.report.terminal import leaderboard_text
-    from lamm.bench.report.write import write_report
+    from lamm.bench.report.terminal import groups_text
+    from lamm.bench.report.write import load_groups, write_report
 
     out = Path(args.out)
     with_3d = not args.no_3d
@@ -285,9 +285,10 @@ def run(args: argparse.Namespace) -> int:
         runs["tiny-3d"], baselines["trivial-3d"] = run_3d(args, out, step)
     step(steps, "report")
     dirs = [out / "eval" / name for name in [*runs, *baselines]]
-    report = write_report(dirs, out / "report.html")
-    write_report(dirs, out / "report.md")
-    print(leaderboard_text(dirs))
+    loaded = load_groups(dirs)
+    report = write_report(dirs, out / "report.html", loaded=loaded)
+    write_report(dirs, out / "report.md", loaded=loaded)
+    print(groups_text(loaded[1]))
     print("\ntiny model vs trivial baselines (majority label, random option, mean count, mean box):")
     print(baseline_comparison(list(runs.values()), list(baselines.values())))
     print(f"\nreport: {report}  (Markdown: {out / 'report.md'})")

@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lamm.bench.report.terminal import leaderboard_text
-from lamm.bench.report.write import write_report
+from lamm.bench.report.terminal import groups_text
+from lamm.bench.report.write import load_groups, write_report
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,7 +23,8 @@ def run(args: argparse.Namespace) -> int:
     for r in args.runs:
         if not (r / "results.json").is_file():
             raise SystemExit(f"lamm report: {r} has no results.json (run `lamm eval` first)")
-    path = write_report(args.runs, args.out)
-    print(leaderboard_text(args.runs))
+    loaded = load_groups(args.runs)  # once: loading may score a missing trivial baseline
+    path = write_report(args.runs, args.out, loaded=loaded)
+    print(groups_text(loaded[1]))
     print(f"report: {path}")
     return 0

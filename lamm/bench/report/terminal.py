@@ -5,14 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lamm.bench.report.leaderboard import group_runs
+from lamm.bench.report.leaderboard import Group, group_runs
 from lamm.bench.report.runs import load_runs
 
 
 def leaderboard_text(run_dirs: list[str | Path]) -> str:
     """The leaderboards as plain text (for terminals), one per benchmark."""
+    return groups_text(group_runs(load_runs(run_dirs)))
+
+
+def groups_text(groups: list[Group]) -> str:
+    """:func:`leaderboard_text` of groups already loaded (``write.load_groups``)."""
     blocks = []
-    for g in group_runs(load_runs(run_dirs)):
+    for g in groups:
         head = ["model", *[k for k, _ in g.cols]]
         body = [
             [

@@ -8,22 +8,32 @@ from pathlib import Path
 from lamm.bench.report import plots
 from lamm.bench.report.extra_tables import extra_tables
 from lamm.bench.report.html_page import render_html
-from lamm.bench.report.leaderboard import group_runs
+from lamm.bench.report.leaderboard import Group, group_runs
 from lamm.bench.report.markdown_page import render_markdown
-from lamm.bench.report.runs import load_runs
+from lamm.bench.report.runs import Run, load_runs
 from lamm.bench.report.training import training
 
 
-def write_report(run_dirs: list[str | Path], out: str | Path) -> Path:
-    """Write ``out`` (``.html`` self-contained, ``.md`` with a sibling ``<stem>_files/`` folder holding
-    the figures, which the HTML also embeds)."""
-    out = Path(out)
-    if out.suffix not in (".html", ".md"):
-        raise ValueError(f"report must end in .html or .md, got {out.name}")
+def load_groups(run_dirs: list[str | Path]) -> tuple[list[Run], list[Group]]:
+    """The runs and their groups with the extra tables attached: loaded (and a missing trivial baseline
+    scored) once, for every page and the terminal text of one ``lamm report``."""
     runs = load_runs(run_dirs)
     groups = group_runs(runs)
     for g in groups:
         g.extra = extra_tables(g)
+    return runs, groups
+
+
+def write_report(
+    run_dirs: list[str | Path], out: str | Path, *, loaded: tuple[list[Run], list[Group]] | None = None
+) -> Path:
+    """Write ``out`` (``.html`` self-contained, ``.md`` with a sibling ``<stem>_files/`` folder holding
+    the figures, which the HTML also embeds); ``loaded``: :func:`load_groups` of ``run_dirs``, if the
+    caller has it already."""
+    out = Path(out)
+    if out.suffix not in (".html", ".md"):
+        raise ValueError(f"report must end in .html or .md, got {out.name}")
+    runs, groups = loaded or load_groups(run_dirs)
     out.parent.mkdir(parents=True, exist_ok=True)
     files = out.parent / f"{out.stem}_files"
     files.mkdir(exist_ok=True)
